@@ -1,0 +1,78 @@
+"""Compute-matched budgets: 2·P FLOPs per token, S_WC = ratio · S_SE, and the measured FLOPs ledger.
+
+    from computematch.budget import compute_matched_samples
+    compute_matched_samples(se_samples=10, ratio=27e9 / 9e9)  # 30
+
+Bansal et al. (2024), Sec. 3, Eq. 1: at equal cost n·S·W·2P for both models (equal mean solution length W),
+S_WC / S_SE = P_SE / P_WC. The ledger below measures W instead of assuming it equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from computematch.config import BudgetConfig, ConfigError
+
+
+def flops_per_token(parameters: int) -> int:
+    """Forward FLOPs per token of a decoder-only transformer, 2·P (Kaplan et al. 2020, Sec. 2.1)."""
+    return 2 * parameters
+
+
+def sampling_ratio(budget: BudgetConfig, wc_parameters: int, se_parameters: int) -> float:
+    """P_SE / P_WC, or the fixed ratio from params (the paper's Gemini runs match on price instead)."""
+    if budget.ratio != "auto":
+        return float(budget.ratio)
+    if wc_parameters <= 0 or se_parameters <= 0:
+        raise ConfigError(f"budget.ratio: auto needs positive parameter counts, got WC {wc_parameters}, SE {se_parameters}")
+    return se_parameters / wc_parameters
+
+
+def compute_matched_samples(se_samples: int, ratio: float) -> int:
+    """S_WC = round(ratio · S_SE), at least 1 (Eq. 1)."""
+    return max(1, round(ratio * se_samples))
+
+
+@dataclass(frozen=True)
+class ArmPlan:
+    """One arm's side of the plan: its P and S, and the FLOPs it is expected to spend."""
+
+    arm: str
+    parameters: int
+    samples_per_problem: int
+    problems: int
+    mean_solution_tokens: float  # W: expected from gold solutions, or measured after sampling
+
+    @property
+    def flops(self) -> float:
+        """n · S · W · 2P (Bansal et al., Sec. 3)."""
+        return self.problems * self.samples_per_problem * self.mean_solution_tokens * flops_per_token(self.parameters)
+
+
+def plan(budget: BudgetConfig, parameters: dict[str, int], problems: int, mean_tokens: dict[str, float]) -> dict[str, ArmPlan]:
+    """Both arms' plans; `parameters` and `mean_tokens` are keyed by arm ('wc', 'se')."""
+    ratio = sampling_ratio(budget, parameters["wc"], parameters["se"])
+    samples = {"se": budget.se_samples, "wc": compute_matched_samples(budget.se_samples, ratio)}
+    return {
+        arm: ArmPlan(arm, parameters[arm], samples[arm], problems, mean_tokens[arm])
+        for arm in ("wc", "se")
+    }
+
+
+def ledger(parameters: dict[str, int], prompt_tokens: int, completion_tokens: int, samples: int) -> dict:
+    """Measured sampling cost of one arm, under each parameter count (total, non_embedding).
+
+    `flops` counts generated tokens only, as the paper's cost model does (W = tokens per solution);
+    `flops_with_prompt` adds one prompt pass per sample, which is what a sampler without prefix caching
+    (the transformers backend) actually computes.
+    """
+    counts = {name: parameters[name] for name in ("total", "non_embedding")}
+    return {
+        "samples": samples,
+        "completion_tokens": completion_tokens,
+        "prompt_tokens": prompt_tokens,
+        "mean_completion_tokens": completion_tokens / samples if samples else 0.0,
+        "flops": {name: float(flops_per_token(p) * completion_tokens) for name, p in counts.items()},
+        "flops_with_prompt": {name: float(flops_per_token(p) * (completion_tokens + prompt_tokens))
+                              for name, p in counts.items()},
+    }

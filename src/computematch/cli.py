@@ -1,0 +1,136 @@
+"""The `computematch` command: one subcommand per DVC stage, plus `budget`.
+
+    computematch budget            # the compute-matched plan: P, S and FLOPs per arm
+    computematch sample wc         # what `dvc repro sample@wc` runs
+
+Subcommands choose *which* item to run (a model role, an arm); every value comes from params.yaml.
+Heavy libraries are imported inside the commands, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from computematch.config import ConfigError
+
+# Before torch is first imported: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
+# spinning threads made tiny matmuls several times slower; see CALIBRATION.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
+                             type=click.Path(dir_okay=False), help="The parameters file.")
+ROLE = click.argument("role", type=click.Choice(["student", "wc", "se"]))
+ARM = click.argument("arm", type=click.Choice(["wc", "se"]))
+
+
+def _params(path: str):
+    from computematch.config import load_params
+
+    return load_params(path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Compute-matched sampling for training LLM reasoners (Bansal et al., 2024)."""
+
+
+@cli.command()
+@PARAMS_OPTION
+def prepare(params_path: str) -> None:
+    """Write the task's splits to data/prepare/."""
+    from computematch.stages import prepare as stage
+
+    stage.main(_params(params_path))
+
+
+@cli.command()
+@ROLE
+@PARAMS_OPTION
+def bootstrap(role: str, params_path: str) -> None:
+    """Pretrain or resolve one base model into models/base/ROLE/."""
+    from computematch.stages import bootstrap as stage
+
+    stage.main(_params(params_path), role)
+
+
+@cli.command()
+@ARM
+@PARAMS_OPTION
+def sample(arm: str, params_path: str) -> None:
+    """Draw the compute-matched samples of one arm."""
+    from computematch.stages import sample as stage
+
+    stage.main(_params(params_path), arm)
+
+
+@cli.command(name="filter")
+@ARM
+@PARAMS_OPTION
+def filter_(arm: str, params_path: str) -> None:
+    """Keep correct samples as SFT data and write the data-quality metrics."""
+    from computematch.stages import filter as stage
+
+    stage.main(_params(params_path), arm)
+
+
+@cli.command()
+@ROLE
+@ARM
+@PARAMS_OPTION
+def finetune(role: str, arm: str, params_path: str) -> None:
+    """Finetune model ROLE on ARM's filtered data (e.g. `finetune se wc`: weak-to-strong)."""
+    from computematch.stages import finetune as stage
+
+    stage.main(_params(params_path), role, arm)
+
+
+@cli.command()
+@click.argument("name")
+@PARAMS_OPTION
+def evaluate(name: str, params_path: str) -> None:
+    """Evaluate a base (`wc`) or finetuned (`se-wc`) model on the test split."""
+    from computematch.stages import evaluate as stage
+
+    stage.main(_params(params_path), name)
+
+
+@cli.command()
+@PARAMS_OPTION
+def report(params_path: str) -> None:
+    """Write metrics/report.md and the plots."""
+    from computematch.stages import report as stage
+
+    stage.main(_params(params_path))
+
+
+@cli.command()
+@PARAMS_OPTION
+def budget(params_path: str) -> None:
+    """Print the compute-matched plan (and the measured FLOPs once sampled)."""
+    from computematch.stages.plan import render_plan
+
+    click.echo(render_plan(_params(params_path)))
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except ConfigError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+"""params.yaml sections -> frozen, validated dataclasses.
+
+    from computematch.config import load_params
+    params = load_params("params.yaml")
+    params.budget.se_samples  # 3
+
+Every error is a `ConfigError` whose one-line message names the offending key
+(`budget.se_samples: must be a positive integer, got -1`), so the CLI can print it
+and exit non-zero before any stage writes an output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MODEL_ROLES = ("student", "wc", "se")  # the paper's three models: student, weaker-cheaper, stronger-expensive
+ARMS = ("wc", "se")  # the two sampling arms
+
+
+class ConfigError(ValueError):
+    """A bad value in params.yaml (or a bad argument naming an item of it)."""
+
+
+# ---------------------------------------------------------------- checking helpers
+
+
+def _fail(key: str, message: str) -> None:
+    raise ConfigError(f"{key}: {message}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(key: str, value: Any, allow_zero: bool = False) -> None:
+    low = 0 if allow_zero else 1
+    if not _is_int(value) or value < low:
+        kind = "a non-negative" if allow_zero else "a positive"
+        _fail(key, f"must be {kind} integer, got {value!r}")
+
+
+def _number(key: str, value: Any, low: float | None = None, high: float | None = None,
+            low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(key, f"must be a number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        _fail(key, f"must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and value > high:
+        _fail(key, f"must be <= {high}, got {value!r}")
+
+
+def _string(key: str, value: Any, choices: tuple[str, ...] | None = None) -> None:
+    if not isinstance(value, str) or not value:
+        _fail(key, f"must be a non-empty string, got {value!r}")
+    if choices is not None and value not in choices:
+        _fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _build(cls, data: Any, section: str):
+    """Instantiate dataclass `cls` from mapping `data`, rejecting unknown and missing keys."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        _fail(section, f"must be a mapping, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in names:
+            _fail(f"{section}.{key}", f"unknown key (known: {', '.join(sorted(names))})")
+    missing = [
+        f.name for f in dataclasses.fields(cls)
+        if f.init and f.name not in data
+        and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        _fail(f"{section}.{missing[0]}", "missing")
+    return cls(**data)
+
+
+# ---------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Which problems: a registered task, its splits and (for built-in tasks) the generator's knobs."""
+
+    name: str = "arith"
+    seed: int = 0
+    train_size: int = 500
+    val_size: int = 200
+    test_size: int = 600
+    levels: tuple[int, ...] = (2, 3, 4, 5, 6, 7)
+    corpus_size: int = 20000
+    corpus_weights: tuple[float, ...] = (4, 4, 4, 1, 1, 1)
+
+    def __post_init__(self):
+        _string("task.name", self.name)
+        _positive_int("task.seed", self.seed, allow_zero=True)
+        for key in ("train_size", "val_size", "test_size"):
+            _positive_int(f"task.{key}", getattr(self, key))
+        _positive_int("task.corpus_size", self.corpus_size, allow_zero=True)
+        if not isinstance(self.levels, (list, tuple)) or not self.levels:
+            _fail("task.levels", f"must be a non-empty list of chain lengths, got {self.levels!r}")
+        for level in self.levels:
+            _positive_int("task.levels", level)
+        if not isinstance(self.corpus_weights, (list, tuple)) or len(self.corpus_weights) != len(self.levels):
+            _fail("task.corpus_weights", f"must list one weight per level ({len(self.levels)}), got {self.corpus_weights!r}")
+        for weight in self.corpus_weights:
+            _number("task.corpus_weights", weight, low=0)
+        if sum(self.corpus_weights) <= 0:
+            _fail("task.corpus_weights", "must not all be zero")
+        object.__setattr__(self, "levels", tuple(self.levels))
+        object.__setattr__(self, "corpus_weights", tuple(float(w) for w in self.corpus_weights))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One base model: exactly one of `load` (hub id or local directory) or `pretrain` (LlamaConfig fields)."""
+
+    role: str
+    load: str | None = None
+    pretrain: dict | None = None
+    revision: str | None = None
+
+    def __post_init__(self):
+        key = f"models.{self.role}"
+        if (self.load is None) == (self.pretrain is None):
+            _fail(key, "give exactly one of 'load' (hub id or local directory) or 'pretrain' (LlamaConfig fields)")
+        if self.load is not None:
+            _string(f"{key}.load", self.load)
+        if self.pretrain is not None and not isinstance(self.pretrain, dict):
+            _fail(f"{key}.pretrain", f"must be a mapping of LlamaConfig fields, got {self.pretrain!r}")
+        if self.revision is not None:
+            _string(f"{key}.revision", self.revision)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """How built-in models are pretrained from scratch on the task's corpus (shared by all roles)."""
+
+    steps: int = 600
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    warmup_steps: int = 60
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        _positive_int("pretrain.steps", self.steps)
+        _positive_int("pretrain.batch_size", self.batch_size)
+        _number("pretrain.learning_rate", self.learning_rate, low=0, low_open=True)
+        _positive_int("pretrain.warmup_steps", self.warmup_steps, allow_zero=True)
+        _number("pretrain.weight_decay", self.weight_decay, low=0)
+        _positive_int("pretrain.seed", self.seed, allow_zero=True)
+
+
+PARAM_COUNTS = ("non_embedding", "total")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Compute-matched sample counts: S_SE per problem, and S_WC = round(ratio * S_SE)."""
+
+    se_samples: int = 3
+    ratio: float | str = "auto"
+    param_count: str = "non_embedding"
+
+    def __post_init__(self):
+        _positive_int("budget.se_samples", self.se_samples)
+        if self.ratio != "auto":
+            if isinstance(self.ratio, str):
+                _fail("budget.ratio", f"must be 'auto' or a positive number, got {self.ratio!r}")
+            _number("budget.ratio", self.ratio, low=0, low_open=True)
+        _string("budget.param_count", self.param_count, PARAM_COUNTS)
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How solutions are drawn; the same settings for both arms."""
+
+    backend: str = "transformers"
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_new_tokens: int = 64
+    batch_size: int = 512
+    seed: int = 0
+
+    def __post_init__(self):
+        _string("sampling.backend", self.backend)
+        _number("sampling.temperature", self.temperature, low=0)
+        _number("sampling.top_p", self.top_p, low=0, high=1, low_open=True)
+        _positive_int("sampling.max_new_tokens", self.max_new_tokens)
+        _positive_int("sampling.batch_size", self.batch_size)
+        _positive_int("sampling.seed", self.seed, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How every model is evaluated on the test split: n samples for pass@1 and maj@k, plus greedy."""
+
+    samples: int = 4
+    temperature: float = 0.7
+    top_p: float = 1.0
+    maj_k: tuple[int, ...] = (4,)
+    max_new_tokens: int = 80
+    batch_size: int = 512
+    seed: int = 0
+    backend: str = "transformers"
+
+    def __post_init__(self):
+        _positive_int("evaluation.samples", self.samples)
+        if not isinstance(self.maj_k, (list, tuple)):
+            _fail("evaluation.maj_k", f"must be a list of vote sizes, got {self.maj_k!r}")
+        for k in self.maj_k:
+            _positive_int("evaluation.maj_k", k)
+            if k > self.samples:
+                _fail("evaluation.maj_k", f"maj@{k} needs at least {k} samples (evaluation.samples is {self.samples})")
+        object.__setattr__(self, "maj_k", tuple(self.maj_k))
+        SamplingConfig(backend=self.backend, temperature=self.temperature, top_p=self.top_p,
+                       max_new_tokens=self.max_new_tokens, batch_size=self.batch_size, seed=self.seed)
+
+    def sampling(self, greedy: bool = False) -> SamplingConfig:
+        return SamplingConfig(backend=self.backend, temperature=0.0 if greedy else self.temperature, top_p=self.top_p,
+                              max_new_tokens=self.max_new_tokens, batch_size=self.batch_size, seed=self.seed)
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where torch runs. Thread count is a param because it changes float sums, and tiny models' accuracy with them."""
+
+    threads: int = 1
+    device: str = "auto"  # auto: cuda when available, else cpu
+
+    def __post_init__(self):
+        _positive_int("runtime.threads", self.threads)
+        _string("runtime.device", self.device, DEVICES)
+
+    def apply(self) -> str:
+        """Set torch's thread count; return the device to use."""
+        import torch
+
+        torch.set_num_threads(self.threads)
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """MLflow: where runs go. `uri: null` means a sqlite file in the repo; MLFLOW_TRACKING_URI overrides."""
+
+    enabled: bool = True
+    uri: str | None = None
+    experiment: str = "computematch"
+
+    def __post_init__(self):
+        if not isinstance(self.enabled, bool):
+            _fail("tracking.enabled", f"must be true or false, got {self.enabled!r}")
+        if self.uri is not None:
+            _string("tracking.uri", self.uri)
+        _string("tracking.experiment", self.experiment)
+
+
+@dataclass(frozen=True)
+class Params:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    finetune: dict = field(default_factory=dict)  # TRL SFTConfig fields, checked against SFTConfig when used
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def model(self, role: str) -> ModelSpec:
+        """The spec of one model role; an unknown role is a one-line error naming it."""
+        if role not in self.models:
+            raise ConfigError(f"models.{role}: unknown model key (known: {', '.join(self.models) or 'none'})")
+        return self.models[role]
+
+    def fingerprint(self) -> str:
+        """A short hash of every parameter: the group id of one pipeline configuration in MLflow."""
+        canonical = json.dumps(self.raw, sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+SECTIONS = {
+    "task": TaskConfig,
+    "pretrain": PretrainConfig,
+    "budget": BudgetConfig,
+    "sampling": SamplingConfig,
+    "runtime": RuntimeConfig,
+    "evaluation": EvaluationConfig,
+    "tracking": TrackingConfig,
+}
+
+
+def parse_params(raw: Any) -> Params:
+    """Validate a parsed params.yaml mapping; sections that are absent take their defaults."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"params.yaml: must be a mapping of sections, got {type(raw).__name__}")
+    known = set(SECTIONS) | {"models", "finetune"}
+    for key in raw:
+        if key not in known:
+            _fail(str(key), f"unknown section (known: {', '.join(sorted(known))})")
+    sections = {name: _build(cls, raw.get(name), name) for name, cls in SECTIONS.items()}
+    models_raw = raw.get("models")
+    if not isinstance(models_raw, dict) or not models_raw:
+        _fail("models", "must map model keys (student, wc, se) to a 'load' or 'pretrain' spec")
+    models = {}
+    for role, spec in models_raw.items():
+        if role not in MODEL_ROLES:
+            _fail(f"models.{role}", f"unknown model key (known: {', '.join(MODEL_ROLES)})")
+        if not isinstance(spec, dict):
+            _fail(f"models.{role}", f"must be a mapping with 'load' or 'pretrain', got {spec!r}")
+        models[role] = _build(ModelSpec, {"role": role, **spec}, f"models.{role}")
+    for role in ARMS:
+        if role not in models:
+            _fail(f"models.{role}", "missing (both sampling arms, wc and se, are required)")
+    finetune = raw.get("finetune") or {}
+    if not isinstance(finetune, dict):
+        _fail("finetune", f"must be a mapping of TRL SFTConfig fields, got {finetune!r}")
+    return Params(models=models, finetune=finetune, raw=raw, **sections)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: not found (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(error, 'problem', error)})") from None
+    return parse_params(raw)

@@ -1,0 +1,41 @@
+"""Greedy correctness of a model directory on a list of problems, overall and by difficulty."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from statistics import mean
+
+from computematch.config import SamplingConfig
+from computematch.sampling import Request, get_backend
+from computematch.tasks import Problem, Task
+
+
+def solution_budget(problems: list[Problem]) -> int:
+    """max_new_tokens for greedy checks: the longest gold solution in characters (which bound tokens) + slack."""
+    return max(len(p.solution) for p in problems) + 16
+
+
+def greedy_correct(model_dir, task: Task, problems: list[Problem], config: SamplingConfig,
+                   device: str = "cpu") -> dict[str, bool]:
+    """Problem id -> whether the model's greedy completion has the right final answer."""
+    sampler = get_backend(model_dir, config, device)
+    correct = {}
+    for start in range(0, len(problems), config.batch_size):
+        batch = problems[start: start + config.batch_size]
+        completions = sampler.generate([Request(p.id, 0, task.prompt(p)) for p in batch])
+        correct.update({p.id: task.grade(p, c.text).correct for p, c in zip(batch, completions)})
+    return correct
+
+
+def greedy_accuracy(model_dir, task: Task, problems: list[Problem], max_new_tokens: int,
+                    batch_size: int = 512, device: str = "cpu", backend: str = "transformers") -> dict:
+    config = SamplingConfig(backend=backend, temperature=0.0, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    correct = greedy_correct(model_dir, task, problems, config, device)
+    by_level = defaultdict(list)
+    for problem in problems:
+        by_level[problem.difficulty].append(correct[problem.id])
+    return {
+        "accuracy": mean(correct.values()),
+        "by_difficulty": {str(level): mean(values) for level, values in sorted(by_level.items())},
+        "problems": len(problems),
+    }

@@ -1,0 +1,76 @@
+"""Supervised finetuning with TRL's SFTTrainer on prompt/completion data; checkpoint selection on validation.
+
+    from computematch.finetune import finetune
+    checkpoints, history = finetune("models/base/se", records, {"max_steps": 150}, "work/se-wc")
+
+Keys of params.yaml's `finetune` section are TRL `SFTConfig` field names and pass through unchanged.
+Prompt/completion records train with the loss on the completion only (TRL's default for that format).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+from computematch.config import ConfigError
+
+CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
+
+
+def cpu_defaults(cuda: bool) -> dict:
+    """SFTConfig values that differ from TRL's defaults on a CPU (TRL defaults to bf16 and gradient checkpointing)."""
+    base = {"report_to": "none", "save_strategy": "steps", "save_only_model": True, "disable_tqdm": True}
+    if cuda:
+        return base
+    return {**base, "use_cpu": True, "bf16": False, "gradient_checkpointing": False, "dataloader_pin_memory": False}
+
+
+def sft_config(fields: dict, output_dir: Path, cuda: bool):
+    """SFTConfig from params fields (plus CPU-safe defaults the params may override)."""
+    from trl import SFTConfig
+
+    known = {f.name for f in dataclasses.fields(SFTConfig)}
+    for name in fields:
+        if name not in known:
+            raise ConfigError(f"finetune.{name}: not a TRL SFTConfig field")
+    if "output_dir" in fields:
+        raise ConfigError("finetune.output_dir: set by the stage (models/ft/<model>-<data>), not in params")
+    try:
+        return SFTConfig(output_dir=str(output_dir), **{**cpu_defaults(cuda), **fields})
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"finetune: {str(error).splitlines()[0]}") from None
+
+
+def finetune(model_dir, records: Sequence[dict], fields: dict, work_dir: Path, cuda: bool = False):
+    """Train a copy of the model at `model_dir` on `records`; returns (checkpoint dirs by step, log history)."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTTrainer
+
+    if not records:
+        raise ConfigError("finetune: the training data is empty (no sample had a correct answer)")
+    config = sft_config(fields, work_dir, cuda)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in records])
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    trainer.train()
+    return checkpoints(work_dir), trainer.state.log_history
+
+
+def checkpoints(work_dir: Path) -> list[Path]:
+    """The Trainer's checkpoint directories, by step."""
+    found = [(int(m.group(1)), path) for path in Path(work_dir).iterdir()
+             if path.is_dir() and (m := CHECKPOINT.search(path.name))]
+    return [path for _, path in sorted(found)]
+
+
+def select_checkpoint(candidates: Sequence[Path], score: Callable[[Path], float]) -> tuple[Path, dict[str, float]]:
+    """The candidate with the best validation score (the earliest among equals), and every score."""
+    if not candidates:
+        raise ConfigError("finetune: no checkpoint was saved (is save_steps larger than max_steps?)")
+    scores = {path.name: score(path) for path in candidates}
+    best = max(candidates, key=lambda path: (scores[path.name], -candidates.index(path)))
+    return best, scores

@@ -1,0 +1,96 @@
+"""Data-quality and accuracy metrics: small pure functions over graded samples, formulas cited.
+
+A problem's samples are a list of `Graded` in sample-index order; "@k" means over the first k of them,
+which (by the nested-budget property of the sampler) is exactly what a k-sample budget would have drawn.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from statistics import mean
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Graded:
+    answer: str | None
+    correct: bool
+    steps_ok: bool | None  # None: the task has no exact step checker
+    solution: str  # normalized text (tasks.base.normalize_solution): the identity of a solution
+
+    @property
+    def false_positive(self) -> bool:
+        return self.correct and self.steps_ok is False
+
+
+Samples = Sequence[Graded]
+
+
+def coverage_at_k(problems: Sequence[Samples], k: int) -> float:
+    """Share of problems with at least one correct answer among their first k samples (Bansal et al., Sec. 4)."""
+    return mean(any(s.correct for s in samples[:k]) for samples in problems)
+
+
+def diversity_at_k(problems: Sequence[Samples], k: int, verified_only: bool = False) -> float:
+    """Mean number of unique correct solutions per problem among the first k samples, over all problems.
+
+    "Unique" = distinct normalized text (whitespace collapsed). With `verified_only`, only solutions whose
+    every step checks out count: the paper could not separate these from false positives.
+    """
+    def unique(samples: Samples) -> int:
+        return len({s.solution for s in samples[:k] if s.correct and (not verified_only or s.steps_ok)})
+
+    return mean(unique(samples) for samples in problems)
+
+
+def false_positive_rate(problems: Sequence[Samples], k: int) -> float | None:
+    """Share of final-answer-correct samples whose reasoning is wrong; None when nothing is correct or checkable."""
+    checked = [s for samples in problems for s in samples[:k] if s.correct and s.steps_ok is not None]
+    if not checked:
+        return None
+    return sum(s.false_positive for s in checked) / len(checked)
+
+
+def extraction_failure_rate(problems: Sequence[Samples], k: int) -> float:
+    """Share of samples that state no final answer at all."""
+    flat = [s for samples in problems for s in samples[:k]]
+    return sum(s.answer is None for s in flat) / len(flat)
+
+
+def sample_accuracy(problems: Sequence[Samples], k: int) -> float:
+    """Share of samples with the right final answer (the filter's yield)."""
+    flat = [s for samples in problems for s in samples[:k]]
+    return sum(s.correct for s in flat) / len(flat)
+
+
+def data_quality(problems: Sequence[Samples], k: int) -> dict:
+    """Every data metric at budget level k."""
+    return {
+        "coverage": coverage_at_k(problems, k),
+        "diversity": diversity_at_k(problems, k),
+        "verified_diversity": diversity_at_k(problems, k, verified_only=True),
+        "fpr": false_positive_rate(problems, k),
+        "extraction_failure_rate": extraction_failure_rate(problems, k),
+        "sample_accuracy": sample_accuracy(problems, k),
+        "problems": len(problems),
+        "samples": sum(min(k, len(samples)) for samples in problems),
+    }
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct (Chen et al. 2021, Eq. 1; numerically stable form)."""
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def majority_answer(answers: Sequence[str | None]) -> str | None:
+    """The most frequent stated answer (ties: the one stated first); samples without an answer do not vote."""
+    votes = Counter(a for a in answers if a is not None)
+    if not votes:
+        return None
+    top = max(votes.values())
+    return next(a for a in answers if a is not None and votes[a] == top)

@@ -1,0 +1,245 @@
+"""Base models: resolve a hub id or local directory, or pretrain a tiny Llama from scratch; count parameters.
+
+    from computematch.models import load_card
+    load_card("models/base/wc")["parameters"]  # {'total': ..., 'non_embedding': ..., 'embedding': ...}
+
+Every base model ends up as a directory that `AutoModelForCausalLM.from_pretrained` and
+`AutoTokenizer.from_pretrained` load, with a `card.json` beside the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from computematch.config import ConfigError, ModelSpec, PretrainConfig
+
+CARD_FILE = "card.json"
+SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos>", "unk_token": "<unk>"}
+# Defaults for a from-scratch Llama that the params may override (tied embeddings as in the prototype).
+TINY_LLAMA_DEFAULTS = {"max_position_embeddings": 256, "tie_word_embeddings": True}
+PARAM_COUNT_NOTE = (
+    "FLOPs per generated token = 2 * P (Kaplan et al. 2020, Sec. 2.1). Kaplan's P excludes vocabulary and "
+    "position embeddings: an embedding lookup is not a matrix multiply. budget.param_count picks which "
+    "count is P (default non_embedding)."
+)
+
+
+# ---------------------------------------------------------------- tokenizer
+
+
+def build_char_tokenizer(alphabet: str):
+    """A character-level tokenizer (one id per character, plus pad/bos/eos/unk) as a transformers tokenizer."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = list(SPECIAL_TOKENS.values())
+    vocab = {token: index for index, token in enumerate(specials + sorted(set(alphabet)))}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=SPECIAL_TOKENS["unk_token"]))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
+
+
+# ---------------------------------------------------------------- parameter counts
+
+
+def count_parameters(model) -> dict[str, int]:
+    """Total and non-embedding parameter counts; tied weights are counted once."""
+    seen, total = set(), 0
+    for parameter in model.parameters():
+        if id(parameter) not in seen:
+            seen.add(id(parameter))
+            total += parameter.numel()
+    embedding, counted = 0, set()
+    for module in (model.get_input_embeddings(), model.get_output_embeddings()):
+        if module is not None and id(module.weight) not in counted:  # a tied LM head is the same tensor
+            counted.add(id(module.weight))
+            embedding += module.weight.numel()
+    return {"total": total, "non_embedding": total - embedding, "embedding": embedding}
+
+
+def count_parameters_from_config(config) -> dict[str, int]:
+    """Parameter counts of an architecture without allocating its weights (meta device)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return count_parameters(model)
+
+
+# ---------------------------------------------------------------- pretraining from scratch
+
+
+def llama_config(fields: dict, tokenizer):
+    """LlamaConfig from params fields; unknown field names are an error naming the field."""
+    from transformers import LlamaConfig
+
+    known = set(inspect.signature(LlamaConfig.__init__).parameters) - {"self", "kwargs"}
+    for name in fields:
+        if name not in known:
+            raise ConfigError(f"pretrain field {name!r}: not a LlamaConfig field")
+    return LlamaConfig(
+        **{**TINY_LLAMA_DEFAULTS, **fields},
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+
+
+def encode_examples(tokenizer, prompts: Sequence[str], completions: Sequence[str]):
+    """Token ids and labels for completion-only loss: prompt tokens are labelled -100, EOS closes each one."""
+    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(list(completions), add_special_tokens=False)["input_ids"]
+    examples = []
+    for prompt, completion in zip(prompt_ids, completion_ids):
+        completion = completion + [tokenizer.eos_token_id]
+        examples.append((prompt + completion, [-100] * len(prompt) + completion))
+    return examples
+
+
+def _collate(examples, pad_id: int):
+    import torch
+
+    width = max(len(ids) for ids, _ in examples)
+    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    attention = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (ids, label) in enumerate(examples):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, : len(label)] = torch.tensor(label)
+        attention[row, : len(ids)] = 1
+    return input_ids, attention, labels
+
+
+def warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """Learning-rate multiplier: linear warmup, then cosine decay to zero."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Sequence[str],
+             config: PretrainConfig, log_every: int = 50, on_log: Callable[[int, float], None] | None = None):
+    """Train a Llama from scratch on (prompt, completion) text; returns (model, stats)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    if not prompts:
+        raise ConfigError("task.corpus_size: a model to pretrain needs a non-empty corpus")
+    torch.manual_seed(config.seed)
+    model = LlamaForCausalLM(llama_config(fields, tokenizer))
+    model.train()
+    examples = encode_examples(tokenizer, prompts, completions)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, config.warmup_steps, config.steps)
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    order, cursor, curve, tokens = torch.randperm(len(examples), generator=generator), 0, [], 0
+    started = time.perf_counter()
+    for step in range(config.steps):
+        if cursor + config.batch_size > len(order):  # a new epoch, reshuffled
+            order, cursor = torch.randperm(len(examples), generator=generator), 0
+        batch = [examples[i] for i in order[cursor: cursor + config.batch_size].tolist()]
+        cursor += config.batch_size
+        input_ids, attention, labels = _collate(batch, tokenizer.pad_token_id)
+        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        tokens += int(attention.sum())
+        if step % log_every == 0 or step == config.steps - 1:
+            curve.append((step, round(loss.item(), 5)))
+            if on_log is not None:
+                on_log(step, loss.item())
+    model.eval()
+    stats = {
+        "steps": config.steps,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "seed": config.seed,
+        "final_loss": curve[-1][1],
+        "loss_curve": curve,
+        "tokens_seen": tokens,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return model, stats
+
+
+# ---------------------------------------------------------------- loading existing models
+
+
+def resolve_source(spec: ModelSpec) -> Path:
+    """A local directory holding the model: the given directory, or a hub snapshot (downloaded when online)."""
+    local = Path(spec.load).expanduser()
+    if local.exists():
+        if not (local / "config.json").exists():
+            raise ConfigError(f"models.{spec.role}.load: {local} has no config.json (not a transformers model directory)")
+        return local
+    if spec.load.startswith((".", "/", "~")) or spec.load.count("/") > 1:
+        raise ConfigError(f"models.{spec.role}.load: directory {spec.load} does not exist")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(spec.load, revision=spec.revision))
+    except Exception as error:  # offline, unknown repo, gated model...
+        raise ConfigError(
+            f"models.{spec.role}.load: {spec.load!r} is not a local directory and could not be fetched from the hub "
+            f"({type(error).__name__}; offline machines need a local directory)"
+        ) from None
+
+
+def weights_digest(model_dir: Path) -> str:
+    """sha256 over the weight files: identifies the exact model that drew a sample."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in Path(model_dir).iterdir() if p.suffix in {".safetensors", ".bin", ".gguf"})
+    for path in files:
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_model_dir(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=False, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".git", ".cache", "*.lock"))
+
+
+def load_model(model_dir: str | Path, device: str = "cpu"):
+    """(model, tokenizer) ready for generation: eval mode, left padding."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").exists():
+        raise ConfigError(f"{model_dir}: not a model directory (run `dvc repro bootstrap` first)")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def write_card(model_dir: Path, card: dict) -> None:
+    (Path(model_dir) / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+
+
+def load_card(model_dir: str | Path) -> dict:
+    path = Path(model_dir) / CARD_FILE
+    if not path.exists():
+        raise ConfigError(f"{path}: missing model card (run `dvc repro bootstrap` first)")
+    return json.loads(path.read_text())

@@ -1,0 +1,38 @@
+"""Where each stage reads and writes, relative to the repository root (dvc.yaml says the same)."""
+
+from pathlib import Path
+
+DATA = Path("data")
+MODELS = Path("models")
+METRICS = Path("metrics")
+
+RESUME = DATA / "resume"  # resumable sample stores; not DVC outputs, gitignored
+
+
+def split_file(split: str) -> Path:
+    return DATA / "prepare" / f"{split}.jsonl"
+
+
+def base_model_dir(role: str) -> Path:
+    return MODELS / "base" / role
+
+
+def samples_file(arm: str) -> Path:
+    return DATA / "sample" / f"{arm}.jsonl"
+
+
+def sft_file(arm: str) -> Path:
+    return DATA / "filter" / f"{arm}.jsonl"
+
+
+def metrics_file(stage: str, name: str) -> Path:
+    return METRICS / stage / f"{name}.json"
+
+
+def finetuned_model_dir(name: str) -> Path:
+    return MODELS / "ft" / name
+
+
+def model_dir(name: str) -> Path:
+    """A base model ('wc') or a finetuned one ('se-wc': SE trained on WC data)."""
+    return finetuned_model_dir(name) if "-" in name else base_model_dir(name)

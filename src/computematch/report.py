@@ -1,0 +1,200 @@
+"""The paper's tables and plots from this run's metrics: pure functions from metric dicts to Markdown / PNG.
+
+    from computematch.report import render_report
+    text = render_report(data={"wc": ..., "se": ...}, evals={"wc": ..., "se-wc": ...}, bases={...})
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+SETUPS = [  # (setup, trained model, paradigm on WC data, paradigm on SE data), as in the paper's Table 1
+    ("Student-LM", "student", "distillation", "distillation"),
+    ("WC-LM", "wc", "self-improvement", "distillation"),
+    ("SE-LM", "se", "weak-to-strong improvement", "self-improvement"),
+]
+# Relative gain of finetuning on WC over SE data reported by Bansal et al. (2024) for Gemma2-9B vs 27B data,
+# pass@1, low / high budget (PAPER.md "Headline numbers"). None where the paper reports "about equal".
+PAPER_GAINS = {
+    "Student-LM": {"MATH": (6.0, 5.8), "GSM8K": (4.2, 1.3)},
+    "WC-LM": {"MATH": (3.8, 2.0), "GSM8K": (1.5, None)},
+    "SE-LM": {"MATH": (5.8, 4.3), "GSM8K": (1.2, 1.5)},
+}
+PAPER_DATA = "MATH: coverage +11 / +6 points, diversity +86% / +125%, FPR +7 points (WC − SE; low / high budget)"
+METRIC = "pass@1"
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f}"
+
+
+def difference_noise(p: float, q: float, n: int) -> float:
+    """Two standard errors of a difference of two accuracies on n problems (binomial, independent)."""
+    return 2 * math.sqrt(max(p * (1 - p), 1e-9) / n + max(q * (1 - q), 1e-9) / n)
+
+
+def verdict(difference: float, noise: float, expected_sign: int = 1) -> str:
+    if abs(difference) <= noise:
+        return f"tie (|Δ| ≤ {100 * noise:.1f}, two standard errors)"
+    return "agrees with the paper" if difference * expected_sign > 0 else "disagrees with the paper"
+
+
+def data_table(data: dict) -> list[str]:
+    wc, se = data["wc"], data["se"]
+    lines = ["| budget level (SE k / WC k) | coverage WC | coverage SE | diversity WC | diversity SE "
+             "| verified diversity WC | verified diversity SE | FPR WC | FPR SE | FLOPs WC | FLOPs SE |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    s_se, s_wc = se["samples_per_problem"], wc["samples_per_problem"]
+    for k_se in range(1, s_se + 1):
+        k_wc = max(1, round(k_se * s_wc / s_se))  # the compute-matched WC level
+        a, b = wc["by_budget"][str(k_wc)], se["by_budget"][str(k_se)]
+        lines.append(f"| {k_se} / {k_wc} | {_pct(a['coverage'])} | {_pct(b['coverage'])} | {a['diversity']:.2f} "
+                     f"| {b['diversity']:.2f} | {a['verified_diversity']:.2f} | {b['verified_diversity']:.2f} "
+                     f"| {_pct(a['fpr'])} | {_pct(b['fpr'])} | {a['flops']:.3g} | {b['flops']:.3g} |")
+    return lines
+
+
+def difficulty_table(data: dict) -> list[str]:
+    lines = ["| difficulty | coverage WC | coverage SE | diversity WC | diversity SE | FPR WC | FPR SE |",
+             "|---|---|---|---|---|---|---|"]
+    for level in data["se"]["by_difficulty"]:
+        a, b = data["wc"]["by_difficulty"][level], data["se"]["by_difficulty"][level]
+        lines.append(f"| {level} | {_pct(a['coverage'])} | {_pct(b['coverage'])} | {a['diversity']:.2f} "
+                     f"| {b['diversity']:.2f} | {_pct(a['fpr'])} | {_pct(b['fpr'])} |")
+    return lines
+
+
+def setups_table(evals: dict, problems: int) -> tuple[list[str], list[str]]:
+    lines = [f"| setup | base | on WC data | on SE data | gain of WC data (abs, points) | gain (relative) "
+             "| paper: relative gain, MATH low / high | paper: GSM8K low / high | this run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    findings = []
+    for setup, role, wc_paradigm, se_paradigm in SETUPS:
+        base, on_wc, on_se = (evals.get(name, {}).get(METRIC) for name in (role, f"{role}-wc", f"{role}-se"))
+        if on_wc is None or on_se is None:
+            lines.append(f"| {setup} | {_pct(base)} | {_pct(on_wc)} | {_pct(on_se)} | n/a | n/a | | | not evaluated |")
+            continue
+        gain = on_wc - on_se
+        relative = gain / on_se if on_se else None
+        paper = PAPER_GAINS[setup]
+        fmt = lambda pair: " / ".join("≈0" if v is None else f"+{v}%" for v in pair)  # noqa: E731
+        call = verdict(gain, difference_noise(on_wc, on_se, problems))
+        lines.append(f"| {setup} | {_pct(base)} | {_pct(on_wc)} | {_pct(on_se)} | {100 * gain:+.1f} "
+                     f"| {'n/a' if relative is None else f'{100 * relative:+.1f}%'} | {fmt(paper['MATH'])} "
+                     f"| {fmt(paper['GSM8K'])} | {call} |")
+        findings.append(f"- {setup} ({wc_paradigm} on WC data vs {se_paradigm} on SE data): WC data "
+                        f"{'+' if gain >= 0 else ''}{100 * gain:.1f} points {METRIC}: {call}.")
+    return lines, findings
+
+
+def data_findings(data: dict) -> list[str]:
+    wc, se = data["wc"], data["se"]
+    out = []
+    for key, label, sign in (("coverage", "coverage", 1), ("diversity", "diversity", 1), ("fpr", "FPR", 1)):
+        a, b = wc[key], se[key]
+        if a is None or b is None:
+            continue
+        relation = "higher" if a > b else "lower" if a < b else "equal"
+        agrees = "agrees with" if (a - b) * sign > 0 else "disagrees with"
+        out.append(f"- WC {label} is {relation} than SE's at matched compute ({a:.3f} vs {b:.3f}): {agrees} the paper.")
+    ratio = wc["flops"] / se["flops"] if se["flops"] else float("nan")
+    out.append(f"- Measured sampling FLOPs WC / SE = {ratio:.2f} (the paper assumes 1: equal solution lengths).")
+    return out
+
+
+def accuracy_table(evals: dict) -> list[str]:
+    keys = sorted({k for result in evals.values() for k in result if k.startswith(("pass@", "maj@")) or k == "greedy"})
+    lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for name, result in evals.items():
+        lines.append(f"| {name} | " + " | ".join(_pct(result.get(k)) for k in keys) + " |")
+    return lines
+
+
+def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int) -> str:
+    setups, setup_findings = setups_table(evals, problems)
+    base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,}" for role in bases)
+    parts = [
+        "# computematch report",
+        "",
+        f"Base models (non-embedding parameters): {base_line}. Sampling: S_SE = {data['se']['samples_per_problem']}, "
+        f"S_WC = {data['wc']['samples_per_problem']} per problem on {data['se']['by_budget']['1']['problems']} "
+        f"train problems. Test problems: {problems}. Accuracies in %.",
+        "",
+        "## Where this run agrees or disagrees with the paper",
+        "",
+        *data_findings(data),
+        *setup_findings,
+        "",
+        "## (a) Data quality, WC vs SE, at compute-matched budget levels",
+        "",
+        *data_table(data),
+        "",
+        f"Paper (Gemma2-9B vs 27B): {PAPER_DATA}. Verified diversity counts only solutions whose every step",
+        "checks out (this task's exact step checker); the paper could not separate these from false positives.",
+        "",
+        "By difficulty, at the full budget:",
+        "",
+        *difficulty_table(data),
+        "",
+        f"## (b) Finetuning setups ({METRIC} on the test split)",
+        "",
+        *setups,
+        "",
+        "All evaluated models:",
+        "",
+        *accuracy_table(evals),
+        "",
+        "## (c) Plots",
+        "",
+        *[f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots],
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def make_plots(data: dict, evals: dict, directory: Path) -> list[Path]:
+    """coverage@k and diversity@k against sampling FLOPs, FPR per model, accuracy per setup and data source."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, label in (("coverage", "coverage@k"), ("diversity", "diversity@k (unique correct / problem)")):
+        figure, axes = plt.subplots(figsize=(5, 3.5))
+        for arm, marker in (("wc", "o"), ("se", "s")):
+            levels = data[arm]["by_budget"]
+            axes.plot([levels[k]["flops"] for k in levels], [levels[k][key] for k in levels], marker=marker,
+                      label=f"{arm.upper()} (k = 1..{len(levels)})")
+        axes.set_xlabel("sampling FLOPs (measured)")
+        axes.set_ylabel(label)
+        axes.legend()
+        figure.tight_layout()
+        written.append(directory / f"{key}.png")
+        figure.savefig(written[-1], dpi=100)
+        plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(4, 3.5))
+    values = [100 * (data[arm]["fpr"] or 0) for arm in ("wc", "se")]
+    axes.bar(["WC", "SE"], values, color=["tab:blue", "tab:orange"])
+    axes.set_ylabel("false positive rate (%)")
+    figure.tight_layout()
+    written.append(directory / "fpr.png")
+    figure.savefig(written[-1], dpi=100)
+    plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    width = 0.27
+    for offset, (suffix, label) in enumerate((("", "base"), ("-wc", "WC data"), ("-se", "SE data"))):
+        heights = [100 * (evals.get(f"{role}{suffix}", {}).get(METRIC) or 0) for _, role, _, _ in SETUPS]
+        axes.bar([i + (offset - 1) * width for i in range(len(SETUPS))], heights, width, label=label)
+    axes.set_xticks(range(len(SETUPS)), [setup for setup, *_ in SETUPS])
+    axes.set_ylabel(f"test {METRIC} (%)")
+    axes.legend()
+    figure.tight_layout()
+    written.append(directory / "accuracy.png")
+    figure.savefig(written[-1], dpi=100)
+    plt.close(figure)
+    return written

@@ -1,0 +1,88 @@
+"""Draw S samples per problem through a backend, appending each finished batch to a resume store.
+
+The store is a JSONL file named by a fingerprint of everything that decides a sample (model weights,
+backend, temperature, top_p, max_new_tokens, seed). Because each sample is a pure function of its key
+(see streams.py), a store's records stay valid when the budget changes: an interrupted run resumes, a
+larger budget draws only the new sample indices, and a smaller one reads a prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Sequence
+
+from computematch.sampling.base import Backend, Completion, Request
+
+
+def fingerprint(**settings) -> str:
+    canonical = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def prompt_digest(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode()).hexdigest()[:12]
+
+
+class SampleStore:
+    """Append-only JSONL of finished samples; a torn last line (killed mid-write) is dropped on load."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.records: dict[tuple[str, int], dict] = {}
+        self.dropped_lines = 0
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                    self.records[(record["problem_id"], record["sample_index"])] = record
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    self.dropped_lines += 1
+
+    def get(self, request: Request) -> dict | None:
+        record = self.records.get((request.problem_id, request.sample_index))
+        if record is not None and record.get("prompt_digest") == prompt_digest(request.prompt):
+            return record
+        return None  # absent, or drawn for a different prompt under the same id
+
+    def append(self, records: Sequence[dict]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as handle:
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
+                self.records[(record["problem_id"], record["sample_index"])] = record
+            handle.flush()
+
+
+def _record(request: Request, completion: Completion) -> dict:
+    return {
+        "problem_id": request.problem_id,
+        "sample_index": request.sample_index,
+        "prompt_digest": prompt_digest(request.prompt),
+        **asdict(completion),
+    }
+
+
+def draw(backend: Backend, prompts: dict[str, str], samples_per_problem: int, store: SampleStore,
+         batch_size: int, progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
+    """All S samples of every problem in `prompts` (id -> prompt), in (problem, sample index) order.
+
+    Returns (records, number newly drawn). Samples already in the store are reused, not redrawn.
+    """
+    wanted = [Request(pid, index, prompt) for pid, prompt in prompts.items() for index in range(samples_per_problem)]
+    pending = [request for request in wanted if store.get(request) is None]
+    # Similar prompt lengths together waste less padding; the order cannot change any sample.
+    pending.sort(key=lambda request: (len(request.prompt), request.problem_id, request.sample_index))
+    if progress is not None:
+        progress(len(wanted) - len(pending))  # reused from the store
+    for start in range(0, len(pending), batch_size):
+        batch = pending[start: start + batch_size]
+        completions = backend.generate(batch)
+        if len(completions) != len(batch):
+            raise RuntimeError(f"backend returned {len(completions)} completions for {len(batch)} requests")
+        store.append([_record(request, completion) for request, completion in zip(batch, completions)])
+        if progress is not None:
+            progress(len(batch))
+    return [store.get(request) for request in wanted], len(pending)

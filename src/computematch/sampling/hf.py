@@ -1,0 +1,71 @@
+"""The transformers backend: batched `generate` with a KV cache and per-sample Gumbel-max streams."""
+
+from __future__ import annotations
+
+from computematch.config import SamplingConfig
+from computematch.sampling.base import Completion, Request
+from computematch.sampling.streams import gumbel_noise, sample_key
+
+
+class GumbelNoise:
+    """A logits processor that adds each row's own Gumbel noise, so greedy decoding samples.
+
+    Applied after temperature and top-p: argmax(logits / T + g) over the top-p set is a draw from
+    the tempered, truncated distribution.
+    """
+
+    def __init__(self, keys, prompt_width: int):
+        self.keys = keys
+        self.prompt_width = prompt_width
+
+    def __call__(self, input_ids, scores):
+        step = input_ids.shape[1] - self.prompt_width
+        noise = gumbel_noise(self.keys, step, scores.shape[-1]).to(scores.dtype)
+        return scores + noise
+
+
+class TransformersBackend:
+    def __init__(self, model_dir, config: SamplingConfig, device: str = "cpu"):
+        from computematch.models import load_model
+
+        self.device = device
+        self.model, self.tokenizer = load_model(model_dir, self.device)
+        self.config = config
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+        encoded = self.tokenizer([r.prompt for r in requests], padding=True, return_tensors="pt").to(self.device)
+        width = encoded["input_ids"].shape[1]
+        processors = LogitsProcessorList()
+        if self.config.temperature > 0:
+            processors.append(TemperatureLogitsWarper(self.config.temperature))
+            if self.config.top_p < 1.0:
+                processors.append(TopPLogitsWarper(self.config.top_p))
+            keys = torch.tensor(
+                [sample_key(self.config.seed, r.problem_id, r.sample_index) for r in requests],
+                dtype=torch.int64, device=self.device,
+            )
+            processors.append(GumbelNoise(keys, width))
+        generation = GenerationConfig(
+            max_new_tokens=self.config.max_new_tokens,
+            do_sample=False,  # the Gumbel noise above does the sampling
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=sorted(self.eos_ids),
+        )
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, generation_config=generation, logits_processor=processors)
+        prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
+        completions = []
+        for row, generated in enumerate(output[:, width:].tolist()):
+            length = next((i + 1 for i, token in enumerate(generated) if token in self.eos_ids), None)
+            finished = length is not None
+            tokens = generated[:length] if finished else generated
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            completions.append(Completion(text, int(prompt_tokens[row]), len(tokens), finished))
+        return completions

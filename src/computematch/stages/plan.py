@@ -1,0 +1,63 @@
+"""`computematch budget`: the compute-matched plan before sampling, and the measured ledger after it."""
+
+from __future__ import annotations
+
+from statistics import mean
+
+from computematch import paths
+from computematch.budget import plan
+from computematch.config import Params
+from computematch.models import build_char_tokenizer, count_parameters_from_config, llama_config, load_card
+
+
+def planned_parameters(params: Params, role: str) -> dict[str, int]:
+    """Parameter counts from the card when the model exists, else from its architecture (no weights)."""
+    model_dir = paths.base_model_dir(role)
+    if (model_dir / "card.json").exists():
+        return load_card(model_dir)["parameters"]
+    spec = params.model(role)
+    if spec.pretrain is not None:
+        from computematch.tasks import get_task
+
+        tokenizer = build_char_tokenizer(get_task(params.task).alphabet())
+        return count_parameters_from_config(llama_config(spec.pretrain, tokenizer))
+    from transformers import AutoConfig
+
+    from computematch.models import resolve_source
+
+    return count_parameters_from_config(AutoConfig.from_pretrained(resolve_source(spec)))
+
+
+def gold_solution_tokens(role: str) -> float | None:
+    """W assumed by the paper: the mean length of a gold solution (+ EOS) in the model's tokens."""
+    from computematch.stages.prepare import read_split
+
+    if not paths.split_file("train").exists():
+        return None
+    solutions = [p.solution for p in read_split("train")]
+    model_dir = paths.base_model_dir(role)
+    if (model_dir / "tokenizer.json").exists() or (model_dir / "tokenizer_config.json").exists():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        return mean(len(ids) + 1 for ids in tokenizer(solutions, add_special_tokens=False)["input_ids"])
+    return mean(len(s) + 1 for s in solutions)  # characters, for the built-in character tokenizer
+
+
+def render_plan(params: Params) -> str:
+    from computematch.io import read_json
+
+    counts = {role: planned_parameters(params, role) for role in ("wc", "se")}
+    chosen = {role: counts[role][params.budget.param_count] for role in counts}
+    widths = {role: gold_solution_tokens(role) or 0.0 for role in counts}
+    problems = params.task.train_size
+    arms = plan(params.budget, chosen, problems, widths)
+    lines = [f"P counted as: {params.budget.param_count} parameters (budget.param_count)",
+             f"ratio P_SE/P_WC: {chosen['se'] / chosen['wc']:.3f}   budget.ratio: {params.budget.ratio}",
+             f"{'arm':<4} {'P':>14} {'S':>4} {'problems':>9} {'W (gold)':>9} {'expected FLOPs':>15} {'measured FLOPs':>15}"]
+    for role, arm in arms.items():
+        measured_path = paths.metrics_file("sample", role)
+        measured = f"{read_json(measured_path)['flops'][params.budget.param_count]:.3e}" if measured_path.exists() else "-"
+        lines.append(f"{role:<4} {arm.parameters:>14,} {arm.samples_per_problem:>4} {problems:>9} "
+                     f"{arm.mean_solution_tokens:>9.1f} {arm.flops:>15.3e} {measured:>15}")
+    return "\n".join(lines)

@@ -1,0 +1,195 @@
+"""The built-in task: multi-step single-digit arithmetic, evaluated left to right, every step checkable.
+
+    Q: 7+2*1-4=?
+    A: 7+2=9. 9*1=9. 9-4=5. #### 5
+
+Every number and every intermediate result lies in 0..9 (the world a tiny model learns in minutes, see
+CALIBRATION.md). Difficulty is the number of steps. `+` and `*` steps may be written with their operands
+commuted (`2+7=9`), so one problem has several correct solutions and "unique solutions" means something.
+The step verifier parses text with regular expressions; it never evaluates it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from computematch.config import ConfigError, TaskConfig
+from computematch.tasks.base import Grade, Problem
+
+DIGITS = range(10)
+OPERATORS = "+-*"
+COMMUTATIVE = "+*"
+# A completion longer than this is graded on its first MAX_CHARS characters only: a runaway generation can
+# neither slow the verifier down nor hide a correct answer far from where a solution ends.
+MAX_CHARS = 2000
+MAX_REDRAWS = 20000
+
+_QUESTION = re.compile(r"Q: (\d(?:[+\-*]\d)+)=\?")
+# A step is `x op y=z`, spaces ignored. Numbers are bounded in length so nothing is ever huge.
+_STEP = re.compile(r"(\d{1,3})([+\-*])(\d{1,3})=(\d{1,4})")
+# The final answer, as in GSM8K: the first '#### N' (strict). Leading zeros are allowed and ignored.
+_FINAL = re.compile(r"####[ \t]*(-?\d{1,18})")
+
+
+def _apply(left: int, operator: str, right: int) -> int:
+    if operator == "+":
+        return left + right
+    if operator == "-":
+        return left - right
+    return left * right
+
+
+def _operands_in_range(left: int, operator: str) -> list[int]:
+    """Right operands that keep the result of `left operator right` in 0..9.
+
+    Never `*0`: it would erase every earlier step and make 0 the answer to over a third of long chains,
+    so that guessing would solve them (without it the most common answer of a level is ~20%).
+    """
+    return [right for right in DIGITS
+            if 0 <= _apply(left, operator, right) <= 9 and not (operator == "*" and right == 0)]
+
+
+@dataclass(frozen=True)
+class Chain:
+    start: int
+    steps: tuple[tuple[str, int], ...]  # (operator, right operand), applied left to right
+
+    @property
+    def expression(self) -> str:
+        return str(self.start) + "".join(f"{op}{right}" for op, right in self.steps)
+
+    def values(self) -> list[int]:
+        """The running value after each step."""
+        values, value = [], self.start
+        for operator, right in self.steps:
+            value = _apply(value, operator, right)
+            values.append(value)
+        return values
+
+    def solution(self, rng: random.Random | None = None) -> str:
+        """A worked solution; with `rng`, each commutative step is written either way round."""
+        lines, value = [], self.start
+        for (operator, right), result in zip(self.steps, self.values()):
+            left_text, right_text = value, right
+            if rng is not None and operator in COMMUTATIVE and rng.random() < 0.5:
+                left_text, right_text = right, value
+            lines.append(f"{left_text}{operator}{right_text}={result}.")
+            value = result
+        return " ".join(lines) + f" #### {value}"
+
+    @classmethod
+    def parse(cls, question: str) -> "Chain":
+        match = _QUESTION.fullmatch(question.strip())
+        if match is None:
+            raise ValueError(f"not an arith question: {question[:60]!r}")
+        expression = match.group(1)
+        steps = tuple((expression[i], int(expression[i + 1])) for i in range(1, len(expression), 2))
+        return cls(int(expression[0]), steps)
+
+
+def random_chain(rng: random.Random, length: int) -> Chain:
+    start, steps = rng.choice(DIGITS), []
+    value = start
+    for _ in range(length):
+        operator = rng.choice(OPERATORS)
+        right = rng.choice(_operands_in_range(value, operator))
+        steps.append((operator, right))
+        value = _apply(value, operator, right)
+    return Chain(start, tuple(steps))
+
+
+def check_steps(chain: Chain, body: str) -> bool:
+    """True iff `body` (the text before '####') states exactly the chain's steps, each one right.
+
+    Each step must combine the running value with the next operand (either order for + and *, the
+    question's order for -) by the question's operator, and state the right result.
+    """
+    stated = [part.replace(" ", "") for part in body.split(".") if part.strip()]
+    if len(stated) != len(chain.steps):
+        return False
+    value = chain.start
+    for text, (operator, right), result in zip(stated, chain.steps, chain.values()):
+        match = _STEP.fullmatch(text)
+        if match is None or match.group(2) != operator or int(match.group(4)) != result:
+            return False
+        operands = (int(match.group(1)), int(match.group(3)))
+        allowed = {(value, right), (right, value)} if operator in COMMUTATIVE else {(value, right)}
+        if operands not in allowed:
+            return False
+        value = result
+    return True
+
+
+class ArithTask:
+    name = "arith"
+    grader_version = "arith-step-verifier/1"  # bump when grading or step checking changes
+
+    def __init__(self, config: TaskConfig):
+        self.config = config
+
+    # ------------------------------------------------------------ problems
+
+    def _draw_split(self, split: str, size: int, taken: set[str]) -> list[Problem]:
+        rng = random.Random(f"arith/{self.config.seed}/{split}")
+        levels = self.config.levels
+        problems = []
+        for index in range(size):
+            level = levels[index % len(levels)]  # splits are balanced over the difficulty levels
+            for _ in range(MAX_REDRAWS):
+                chain = random_chain(rng, level)
+                question = f"Q: {chain.expression}=?"
+                if question not in taken:
+                    break
+            else:
+                raise ConfigError(
+                    f"task.levels: level {level} has too few distinct problems for the split sizes; "
+                    "lower task.*_size or drop the level"
+                )
+            taken.add(question)
+            answer = str(chain.values()[-1])
+            problems.append(Problem(f"{split}-{index:05d}", question, answer, chain.solution(), level))
+        return problems
+
+    def _draw_corpus(self, excluded: set[str]) -> list[Problem]:
+        """Pretraining text for built-in models: gold solutions in mixed step styles, no split problem."""
+        rng = random.Random(f"arith/{self.config.seed}/corpus")
+        problems = []
+        while len(problems) < self.config.corpus_size:
+            level = rng.choices(self.config.levels, weights=self.config.corpus_weights)[0]
+            chain = random_chain(rng, level)
+            question = f"Q: {chain.expression}=?"
+            if question in excluded:
+                continue
+            answer = str(chain.values()[-1])
+            problems.append(Problem(f"corpus-{len(problems):06d}", question, answer, chain.solution(rng), level))
+        return problems
+
+    def make_splits(self) -> dict[str, list[Problem]]:
+        taken: set[str] = set()
+        splits = {}
+        # Test first, so that growing the train split never changes the test problems.
+        for split in ("test", "val", "train"):
+            splits[split] = self._draw_split(split, getattr(self.config, f"{split}_size"), taken)
+        splits["corpus"] = self._draw_corpus(taken)
+        return splits
+
+    # ------------------------------------------------------------ prompting and grading
+
+    def prompt(self, problem: Problem) -> str:
+        return f"{problem.question}\nA: "
+
+    def alphabet(self) -> str:
+        return "0123456789+-*=?.#:QA \n"
+
+    def grade(self, problem: Problem, completion: str) -> Grade:
+        text = completion[:MAX_CHARS]
+        final = _FINAL.search(text)
+        if final is None:
+            return Grade(answer=None, correct=False, steps_ok=False)
+        answer = str(int(final.group(1)))
+        correct = answer == problem.answer
+        chain = Chain.parse(problem.question)
+        steps_ok = check_steps(chain, text[: final.start()]) and int(answer) == chain.values()[-1]
+        return Grade(answer=answer, correct=correct, steps_ok=steps_ok)

@@ -1,0 +1,99 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from computematch.config import ConfigError, load_params, parse_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _raw(**changes):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = raw
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return raw
+
+
+def test_repository_params_are_valid():
+    params = load_params(REPO / "params.yaml")
+    assert set(params.models) == {"student", "wc", "se"} and params.budget.ratio == "auto"
+
+
+@pytest.mark.parametrize("changes, culprit", [
+    ({"budget__se_samples": -1}, "budget.se_samples"),
+    ({"budget__se_samples": 0}, "budget.se_samples"),
+    ({"budget__se_samples": "3"}, "budget.se_samples"),
+    ({"budget__ratio": "three"}, "budget.ratio"),
+    ({"budget__ratio": -2.0}, "budget.ratio"),
+    ({"budget__param_count": "active"}, "budget.param_count"),
+    ({"budget__sample_count": 3}, "budget.sample_count"),
+    ({"sampling__temperature": -0.1}, "sampling.temperature"),
+    ({"sampling__top_p": 0}, "sampling.top_p"),
+    ({"task__levels": []}, "task.levels"),
+    ({"task__corpus_weights": [1, 2]}, "task.corpus_weights"),
+    ({"tracking__enabled": "yes"}, "tracking.enabled"),
+])
+def test_bad_values_name_their_key(changes, culprit):
+    with pytest.raises(ConfigError, match=rf"^{culprit}:"):
+        parse_params(_raw(**changes))
+
+
+def test_unknown_model_key_and_section_are_rejected():
+    raw = _raw()
+    raw["models"]["teacher"] = {"load": "x"}
+    with pytest.raises(ConfigError, match=r"^models.teacher: unknown model key"):
+        parse_params(raw)
+    with pytest.raises(ConfigError, match=r"^finetuning: unknown section"):
+        parse_params({**_raw(), "finetuning": {}})
+    without_student = _raw()
+    del without_student["models"]["student"]
+    with pytest.raises(ConfigError, match=r"^models.student: unknown model key"):
+        parse_params(without_student).model("student")
+
+
+def test_model_spec_needs_exactly_one_source():
+    raw = _raw()
+    raw["models"]["wc"] = {"load": "some/model", "pretrain": {"hidden_size": 8}}
+    with pytest.raises(ConfigError, match=r"^models.wc: give exactly one"):
+        parse_params(raw)
+
+
+def test_malformed_yaml_is_one_line_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("budget: [se_samples: 3\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(path)
+
+
+def _cli(tmp_path, params_text, *args):
+    (tmp_path / "params.yaml").write_text(params_text)
+    return subprocess.run([sys.executable, "-m", "computematch.cli", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_reports_a_negative_budget_in_one_line_and_fails(tmp_path):
+    text = (REPO / "params.yaml").read_text().replace("se_samples: 3", "se_samples: -3")
+    result = _cli(tmp_path, text, "budget")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: budget.se_samples: must be a positive integer, got -3"]
+
+
+def test_cli_reports_a_missing_model_directory_and_leaves_no_output(tmp_path):
+    raw = _raw(tracking__enabled=False)
+    raw["models"]["wc"] = {"load": "./no/such/model"}
+    result = _cli(tmp_path, yaml.safe_dump(raw), "bootstrap", "wc")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "error: models.wc.load: directory ./no/such/model does not exist"
+    assert not (tmp_path / "models" / "base" / "wc").exists()
+
+
+def test_cli_rejects_an_unknown_arm(tmp_path):
+    result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "teacher")
+    assert result.returncode == 2 and "teacher" in result.stderr

@@ -1,0 +1,69 @@
+"""TRL SFT on a tiny model, checkpoint selection, and the MLflow registry round trip."""
+
+from pathlib import Path
+
+import pytest
+
+from computematch.config import ConfigError
+from computematch.finetune import select_checkpoint, sft_config
+
+
+def test_checkpoint_selection_picks_the_best_on_validation(tmp_path):
+    candidates = [tmp_path / f"checkpoint-{step}" for step in (10, 20, 30, 40)]
+    scores = {"checkpoint-10": 0.2, "checkpoint-20": 0.6, "checkpoint-30": 0.5, "checkpoint-40": 0.6}
+    best, seen = select_checkpoint(candidates, lambda path: scores[path.name])
+    assert best.name == "checkpoint-20" and seen == scores  # the earliest of equals
+
+
+def test_no_checkpoint_is_an_error():
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        select_checkpoint([], lambda path: 0.0)
+
+
+def test_finetune_keys_must_be_sftconfig_fields(tmp_path):
+    with pytest.raises(ConfigError, match=r"^finetune.learning_rat: not a TRL SFTConfig field"):
+        sft_config({"learning_rat": 1e-3}, tmp_path, cuda=False)
+    config = sft_config({"max_steps": 3, "learning_rate": 1e-3}, tmp_path, cuda=False)
+    assert config.use_cpu and not config.bf16 and not config.gradient_checkpointing and config.max_steps == 3
+
+
+def test_sft_smoke_loss_drops_and_parameters_change(tiny_model_dir, tiny_task, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from computematch.finetune import finetune
+
+    problems = tiny_task.make_splits()["train"]
+    records = [{"prompt": tiny_task.prompt(p), "completion": p.solution} for p in problems] * 8
+    checkpoints, history = finetune(tiny_model_dir, records, {
+        "max_steps": 12, "per_device_train_batch_size": 8, "learning_rate": 1e-2, "save_steps": 6,
+        "logging_steps": 1, "seed": 0, "warmup_steps": 0,
+    }, tmp_path / "run")
+    assert [c.name for c in checkpoints] == ["checkpoint-6", "checkpoint-12"]
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    assert losses[-1] < losses[0]
+    before = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    after = AutoModelForCausalLM.from_pretrained(checkpoints[-1]).state_dict()
+    assert any(not torch.equal(before[name], after[name]) for name in before)
+
+
+def test_registry_round_trip(tiny_model_dir, tmp_path, monkeypatch):
+    import mlflow
+    from transformers import AutoModelForCausalLM
+
+    from computematch.config import parse_params
+    from computematch.tracking import stage_run
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}},
+                           "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "t"}})
+    with stage_run(params, "finetune@se-wc", root=tmp_path) as tracker:
+        registration = tracker.register_model(tiny_model_dir, "computematch-se-on-wc", {"data_source": "wc"})
+        tracker.annotate(registration, {"test_pass@1": 0.5}, {"evaluated_by": "me"})
+    assert str(registration["version"]) == "1"
+    local = mlflow.artifacts.download_artifacts("models:/computematch-se-on-wc/1", dst_path=str(tmp_path / "back"))
+    model = AutoModelForCausalLM.from_pretrained(local)
+    assert model.config.hidden_size == 16
+    version = mlflow.tracking.MlflowClient().get_model_version("computematch-se-on-wc", "1")
+    assert version.tags["data_source"] == "wc" and version.tags["test_pass_at_1"] == "0.5"
+    assert Path(local).joinpath("config.json").exists()

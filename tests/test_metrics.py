@@ -1,0 +1,71 @@
+import pytest
+
+from computematch.metrics import (
+    Graded, coverage_at_k, data_quality, diversity_at_k, extraction_failure_rate, false_positive_rate,
+    majority_answer, pass_at_k,
+)
+
+RIGHT = Graded("5", True, True, "a")
+RIGHT_OTHER_STYLE = Graded("5", True, True, "b")
+LUCKY = Graded("5", True, False, "c")  # right answer, wrong step
+WRONG = Graded("4", False, False, "d")
+SILENT = Graded(None, False, False, "e")
+
+PROBLEMS = [
+    [WRONG, RIGHT, RIGHT],  # solved from k=2; one unique solution
+    [RIGHT_OTHER_STYLE, LUCKY, RIGHT],  # solved at k=1; three unique correct solutions by k=3
+    [SILENT, WRONG, WRONG],  # never solved
+]
+
+
+def test_coverage_at_k_counts_problems_with_any_correct_sample():
+    assert coverage_at_k(PROBLEMS, 1) == pytest.approx(1 / 3)
+    assert coverage_at_k(PROBLEMS, 2) == pytest.approx(2 / 3)
+    assert coverage_at_k(PROBLEMS, 3) == pytest.approx(2 / 3)
+
+
+def test_diversity_counts_unique_correct_solutions_over_all_problems():
+    assert diversity_at_k(PROBLEMS, 1) == pytest.approx(1 / 3)
+    assert diversity_at_k(PROBLEMS, 3) == pytest.approx((1 + 3 + 0) / 3)
+    assert diversity_at_k(PROBLEMS, 3, verified_only=True) == pytest.approx((1 + 2 + 0) / 3)
+
+
+def test_false_positive_rate_is_share_of_correct_answers_with_wrong_steps():
+    assert false_positive_rate(PROBLEMS, 1) == 0.0
+    assert false_positive_rate(PROBLEMS, 3) == pytest.approx(1 / 5)
+    assert false_positive_rate([[WRONG]], 1) is None
+    assert false_positive_rate([[Graded("5", True, None, "x")]], 1) is None  # no step checker
+
+
+def test_extraction_failures_are_counted():
+    assert extraction_failure_rate(PROBLEMS, 3) == pytest.approx(1 / 9)
+    report = data_quality(PROBLEMS, 2)
+    assert report["samples"] == 6 and report["sample_accuracy"] == pytest.approx(3 / 6)
+
+
+def test_pass_at_k_unbiased_estimator_on_hand_cases():
+    assert pass_at_k(n=5, c=0, k=1) == 0.0
+    assert pass_at_k(n=5, c=2, k=1) == pytest.approx(0.4)
+    assert pass_at_k(n=4, c=1, k=2) == pytest.approx(1 - (3 * 2) / (4 * 3))  # 1 - C(3,2)/C(4,2)
+    assert pass_at_k(n=4, c=3, k=2) == 1.0
+
+
+def test_majority_vote_ignores_missing_answers_and_breaks_ties_by_first():
+    assert majority_answer(["3", "5", "5", None]) == "5"
+    assert majority_answer([None, "7", "3", "3", "7"]) == "7"
+    assert majority_answer([None, None]) is None
+
+
+def test_evaluation_scores_pass_at_1_greedy_and_majority_by_difficulty():
+    from computematch.stages.evaluate import score
+    from computematch.tasks import Grade, Problem
+
+    problems = [Problem("a", "q", "5", "s", 2), Problem("b", "q", "3", "s", 3)]
+    sampled = {"a": [Grade("5", True, True), Grade("4", False, False), Grade("5", True, True), Grade(None, False, False)],
+               "b": [Grade("1", False, False), Grade("3", True, True), Grade("1", False, False), Grade("3", True, False)]}
+    result = score(problems, sampled, {"a": True, "b": False}, maj_k=(1, 4))
+    assert result["pass@1"] == pytest.approx((2 / 4 + 2 / 4) / 2)
+    assert result["greedy"] == 0.5
+    assert result["maj@1"] == 0.5  # a: first answer 5 (right); b: first answer 1 (wrong)
+    assert result["maj@4"] == 0.5  # a: 5 wins; b: 1 and 3 tie, 1 came first
+    assert result["by_difficulty"]["3"] == {"pass@1": 0.5, "greedy": 0.0, "maj@1": 0.0, "maj@4": 0.0}

@@ -1,0 +1,137 @@
+"""Micro end-to-end: the real DVC pipeline on a tiny config in a temporary copy of the repository."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+TINY_PARAMS = {
+    "task": {"name": "arith", "seed": 0, "train_size": 16, "val_size": 6, "test_size": 6, "levels": [2, 3],
+             "corpus_size": 300, "corpus_weights": [1, 1]},
+    "models": {
+        "student": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
+        "wc": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
+        "se": {"pretrain": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}},
+    },
+    "pretrain": {"steps": 150, "batch_size": 16, "learning_rate": 0.01, "warmup_steps": 2, "seed": 0},
+    "budget": {"se_samples": 2, "ratio": "auto", "param_count": "non_embedding"},
+    "sampling": {"backend": "transformers", "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 24,
+                 "batch_size": 64, "seed": 0},
+    "finetune": {"max_steps": 4, "per_device_train_batch_size": 8, "learning_rate": 0.003, "save_steps": 2,
+                 "logging_steps": 1, "seed": 0},
+    "evaluation": {"samples": 2, "temperature": 0.7, "top_p": 1.0, "maj_k": [2], "max_new_tokens": 24,
+                   "batch_size": 64, "seed": 0, "backend": "transformers"},
+    "runtime": {"threads": 1, "device": "cpu"},
+    "tracking": {"enabled": True, "uri": None, "experiment": "computematch-test"},
+}
+
+
+def _run(args, cwd, env):
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DVC_SITE_CACHE_DIR": str(root / ".dvc-site"), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    _run(["git", "init", "-q"], root, env)
+    _run(["dvc", "init", "-q"], root, env)
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "tiny study"], root, env)
+    log = _run(["dvc", "repro"], root, env)
+    return root, env, log
+
+
+def _metrics(root, stage, name):
+    return json.loads((root / "metrics" / stage / f"{name}.json").read_text())
+
+
+def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
+    root, _, log = workspace
+    for stage in ["prepare", "bootstrap@student", "bootstrap@wc", "bootstrap@se", "sample@wc", "sample@se",
+                  "filter@wc", "filter@se", "finetune@se-wc", "evaluate@student-se", "evaluate@wc", "report"]:
+        assert f"'{stage}'" in log
+    for arm in ("wc", "se"):
+        data = _metrics(root, "data", arm)
+        assert {"coverage", "diversity", "fpr", "flops", "samples_per_problem", "by_budget", "by_difficulty"} <= set(data)
+        assert list(data["by_budget"]) == [str(k) for k in range(1, data["samples_per_problem"] + 1)]
+        assert set(data["by_difficulty"]) == {"2", "3"}
+        kept = (root / "data" / "filter" / f"{arm}.jsonl").read_text().splitlines()
+        assert len(kept) == data["kept"]
+        assert all(set(json.loads(line)) >= {"prompt", "completion"} for line in kept)
+    se_card = json.loads((root / "models/base/se/card.json").read_text())
+    wc_card = json.loads((root / "models/base/wc/card.json").read_text())
+    ratio = se_card["parameters"]["non_embedding"] / wc_card["parameters"]["non_embedding"]
+    assert _metrics(root, "data", "wc")["samples_per_problem"] == round(ratio * 2)
+    assert _metrics(root, "data", "se")["samples_per_problem"] == 2
+
+
+def test_base_models_load_with_from_pretrained(workspace):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root, _, _ = workspace
+    model = AutoModelForCausalLM.from_pretrained(root / "models/base/wc")
+    tokenizer = AutoTokenizer.from_pretrained(root / "models/base/wc")
+    assert model.config.hidden_size == 16 and tokenizer.eos_token == "<eos>"
+
+
+def test_mlflow_store_groups_the_stage_runs(workspace):
+    from mlflow.tracking import MlflowClient
+
+    root, _, _ = workspace
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("computematch-test")
+    runs = client.search_runs([experiment.experiment_id])
+    stages = [r for r in runs if r.data.tags.get("computematch.role") == "stage"]
+    parents = [r for r in runs if r.data.tags.get("computematch.role") == "pipeline"]
+    assert len(stages) == 8 + 6 + 9 + 1 and len(parents) == 1
+    assert {r.data.tags["mlflow.parentRunId"] for r in stages} == {parents[0].info.run_id}
+    assert "wc.coverage" in parents[0].data.metrics and "se-wc.pass_at_1" in parents[0].data.metrics
+    registered = {m.name for m in client.search_registered_models()}
+    assert registered == {f"computematch-{m}-on-{d}" for m in ("student", "wc", "se") for d in ("wc", "se")}
+    version = client.get_model_version("computematch-se-on-wc", "1")
+    assert version.tags["data_source"] == "wc" and "test_pass_at_1" in version.tags
+
+
+def test_report_has_the_papers_tables_and_plots(workspace):
+    root, _, _ = workspace
+    report = (root / "metrics" / "report.md").read_text()
+    assert "## (a) Data quality" in report and "| Student-LM |" in report and "| SE-LM |" in report
+    for plot in ("coverage", "diversity", "fpr", "accuracy"):
+        assert (root / "metrics" / "plots" / f"{plot}.png").stat().st_size > 1000
+        assert f"plots/{plot}.png" in report
+    evaluation = _metrics(root, "eval", "se-wc")
+    assert {"pass@1", "greedy", "maj@2", "by_difficulty"} <= set(evaluation)
+
+
+def test_second_repro_does_nothing(workspace):
+    root, env, _ = workspace
+    log = _run(["dvc", "repro"], root, env)
+    assert "Running stage" not in log
+
+
+def test_exp_run_with_a_new_ratio_reruns_only_the_wc_side(workspace):
+    root, env, _ = workspace
+    log = _run(["dvc", "exp", "run", "-S", "budget.ratio=3"], root, env)
+    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
+    assert ran == {"sample@wc", "filter@wc", "finetune@student-wc", "finetune@wc-wc", "finetune@se-wc",
+                   "evaluate@student-wc", "evaluate@wc-wc", "evaluate@se-wc", "report"}
+    assert _metrics(root, "data", "wc")["samples_per_problem"] == 6
+    assert _metrics(root, "sample", "wc")["reused"] > 0  # the earlier samples are a prefix of the new ones
