@@ -36,7 +36,7 @@ def difference_noise(p: float, q: float, n: int) -> float:
 
 def verdict(difference: float, noise: float, expected_sign: int = 1) -> str:
     if abs(difference) <= noise:
-        return f"tie (|Δ| ≤ {100 * noise:.1f}, two standard errors)"
+        return f"tie (difference within ±{100 * noise:.1f} points, two standard errors)"
     return "agrees with the paper" if difference * expected_sign > 0 else "disagrees with the paper"
 
 
