@@ -34,7 +34,7 @@ def tiny_model_dir(tmp_path_factory, tiny_task):
 
     torch.set_num_threads(1)
     corpus = tiny_task.make_splits()["corpus"]
-    tokenizer = build_char_tokenizer(tiny_task.alphabet())
+    tokenizer = build_char_tokenizer("".join(tiny_task.prompt(p) + p.solution for p in corpus))
     model, _ = pretrain(TINY_LLAMA, tokenizer, [tiny_task.prompt(p) for p in corpus], [p.solution for p in corpus],
                         PretrainConfig(steps=20, batch_size=16, learning_rate=3e-3, warmup_steps=2))
     directory = tmp_path_factory.mktemp("tiny-model")

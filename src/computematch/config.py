@@ -98,9 +98,27 @@ class TaskConfig:
     levels: tuple[int, ...] = (2, 3, 4, 5, 6, 7)
     corpus_size: int = 20000
     corpus_weights: tuple[float, ...] = (4, 4, 4, 1, 1, 1)
+    # Real benchmarks (gsm8k, math): local files win over the hub.
+    source: str | None = None  # hub dataset id, e.g. openai/gsm8k
+    subset: str | None = None  # hub config name, e.g. main
+    test_source: str | None = None  # another hub dataset for the test split (e.g. MATH-500)
+    files: dict | None = None  # {train: path, test: path}: local .jsonl / .json / .parquet
+    prompt_style: str = "fewshot"  # fewshot (exemplars from the train split) or chat (the model's template)
+    fewshot: int | None = None  # exemplars; None = the paper's (8 for GSM8K, 4 for MATH)
 
     def __post_init__(self):
         _string("task.name", self.name)
+        _string("task.prompt_style", self.prompt_style, ("fewshot", "chat"))
+        if self.fewshot is not None:
+            _positive_int("task.fewshot", self.fewshot, allow_zero=True)
+        for key in ("source", "subset", "test_source"):
+            if getattr(self, key) is not None:
+                _string(f"task.{key}", getattr(self, key))
+        if self.files is not None:
+            if not isinstance(self.files, dict) or set(self.files) - {"train", "test"}:
+                _fail("task.files", f"must map train/test to file paths, got {self.files!r}")
+            for split, path in self.files.items():
+                _string(f"task.files.{split}", path)
         _positive_int("task.seed", self.seed, allow_zero=True)
         for key in ("train_size", "val_size", "test_size"):
             _positive_int(f"task.{key}", getattr(self, key))
@@ -231,6 +249,7 @@ class EvaluationConfig:
 
 
 DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -239,10 +258,16 @@ class RuntimeConfig:
 
     threads: int = 1
     device: str = "auto"  # auto: cuda when available, else cpu
+    dtype: str = "auto"  # auto (the checkpoint's own), float32, bfloat16 or float16
+    tensor_parallel_size: int = 1  # GPUs per model (vllm backend)
+    gpu_memory_utilization: float = 0.9  # share of GPU memory vllm may take
 
     def __post_init__(self):
         _positive_int("runtime.threads", self.threads)
         _string("runtime.device", self.device, DEVICES)
+        _string("runtime.dtype", self.dtype, DTYPES)
+        _positive_int("runtime.tensor_parallel_size", self.tensor_parallel_size)
+        _number("runtime.gpu_memory_utilization", self.gpu_memory_utilization, low=0, high=1, low_open=True)
 
     def apply(self) -> str:
         """Set torch's thread count; return the device to use."""

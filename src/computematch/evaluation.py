@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from statistics import mean
 
-from computematch.config import SamplingConfig
+from computematch.config import RuntimeConfig, SamplingConfig
 from computematch.sampling import Request, get_backend
 from computematch.tasks import Problem, Task
 
@@ -16,9 +16,9 @@ def solution_budget(problems: list[Problem]) -> int:
 
 
 def greedy_correct(model_dir, task: Task, problems: list[Problem], config: SamplingConfig,
-                   device: str = "cpu") -> dict[str, bool]:
+                   device: str = "cpu", runtime: RuntimeConfig | None = None) -> dict[str, bool]:
     """Problem id -> whether the model's greedy completion has the right final answer."""
-    sampler = get_backend(model_dir, config, device)
+    sampler = get_backend(model_dir, config, device, stop=task.stop, runtime=runtime)
     correct = {}
     for start in range(0, len(problems), config.batch_size):
         batch = problems[start: start + config.batch_size]

@@ -218,8 +218,9 @@ def copy_model_dir(source: Path, target: Path) -> None:
                     ignore=shutil.ignore_patterns(".git", ".cache", "*.lock"))
 
 
-def load_model(model_dir: str | Path, device: str = "cpu"):
+def load_model(model_dir: str | Path, device: str = "cpu", dtype: str = "auto"):
     """(model, tokenizer) ready for generation: eval mode, left padding."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_dir = Path(model_dir)
@@ -229,7 +230,8 @@ def load_model(model_dir: str | Path, device: str = "cpu"):
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device)
+    torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype).to(device)
     model.eval()
     return model, tokenizer
 

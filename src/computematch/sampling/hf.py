@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from computematch.config import SamplingConfig
+from computematch.config import RuntimeConfig, SamplingConfig
+from computematch.sampling import cut_at_stop
 from computematch.sampling.base import Completion, Request
 from computematch.sampling.streams import gumbel_noise, sample_key
 
@@ -25,11 +26,12 @@ class GumbelNoise:
 
 
 class TransformersBackend:
-    def __init__(self, model_dir, config: SamplingConfig, device: str = "cpu"):
+    def __init__(self, model_dir, config: SamplingConfig, device: str = "cpu", stop: tuple[str, ...] = (),
+                 runtime: RuntimeConfig | None = None):
         from computematch.models import load_model
 
-        self.device = device
-        self.model, self.tokenizer = load_model(model_dir, self.device)
+        self.device, self.stop = device, tuple(stop)
+        self.model, self.tokenizer = load_model(model_dir, self.device, dtype=(runtime or RuntimeConfig()).dtype)
         self.config = config
         eos = self.model.generation_config.eos_token_id
         if eos is None:
@@ -58,14 +60,17 @@ class TransformersBackend:
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=sorted(self.eos_ids),
         )
+        extra = {"stop_strings": list(self.stop), "tokenizer": self.tokenizer} if self.stop else {}
         with torch.inference_mode():
-            output = self.model.generate(**encoded, generation_config=generation, logits_processor=processors)
+            output = self.model.generate(**encoded, generation_config=generation, logits_processor=processors, **extra)
         prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
         completions = []
         for row, generated in enumerate(output[:, width:].tolist()):
             length = next((i + 1 for i, token in enumerate(generated) if token in self.eos_ids), None)
             finished = length is not None
             tokens = generated[:length] if finished else generated
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            completions.append(Completion(text, int(prompt_tokens[row]), len(tokens), finished))
+            while not finished and tokens and tokens[-1] == self.tokenizer.pad_token_id:
+                tokens.pop()  # padding after a row stopped at a stop string
+            text, stopped = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), self.stop)
+            completions.append(Completion(text, int(prompt_tokens[row]), len(tokens), finished or stopped))
         return completions

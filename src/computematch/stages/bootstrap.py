@@ -25,12 +25,21 @@ from computematch.stages.prepare import read_split
 from computematch.tasks import get_task
 
 
+def task_tokenizer(task):
+    """The built-in character tokenizer over every character the prepared splits and prompts use."""
+    texts = []
+    for split in ("corpus", "train", "val", "test"):
+        problems = read_split(split)
+        texts += [task.prompt(p) for p in problems] + [p.solution for p in problems]
+    return build_char_tokenizer("".join(texts))
+
+
 def build_model(params: Params, role: str, staging: Path, on_log=None) -> dict:
     """Write the model and tokenizer of `role` into `staging`; return the card's training facts."""
     spec = params.model(role)
     if spec.pretrain is not None:
         task = get_task(params.task)
-        tokenizer = build_char_tokenizer(task.alphabet())
+        tokenizer = task_tokenizer(task)
         corpus = read_split("corpus")
         model, stats = pretrain(spec.pretrain, tokenizer, [task.prompt(p) for p in corpus],
                                 [p.solution for p in corpus], params.pretrain, on_log=on_log)

@@ -59,13 +59,13 @@ def main(params: Params, name: str) -> None:
                                temperature=config.temperature, top_p=config.top_p,
                                max_new_tokens=config.max_new_tokens, seed=config.seed)
         store = SampleStore(paths.RESUME / f"eval-{name}-{settings}.jsonl")
-        backend = get_backend(model_dir, config.sampling(), device)
+        backend = get_backend(model_dir, config.sampling(), device, stop=task.stop, runtime=params.runtime)
         records, _ = draw(backend, {p.id: task.prompt(p) for p in problems}, config.samples, store, config.batch_size)
         by_problem = {problem.id: problem for problem in problems}
         sampled = defaultdict(list)
         for record in records:
             sampled[record["problem_id"]].append(task.grade(by_problem[record["problem_id"]], record["text"]))
-        greedy = greedy_correct(model_dir, task, problems, config.sampling(greedy=True), device)
+        greedy = greedy_correct(model_dir, task, problems, config.sampling(greedy=True), device, params.runtime)
         result = {**score(problems, sampled, greedy, config.maj_k), "samples": config.samples,
                   "seconds": round(time.perf_counter() - started, 2)}
         write_json(paths.metrics_file("eval", name), result)

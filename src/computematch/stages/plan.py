@@ -6,8 +6,8 @@ from statistics import mean
 
 from computematch import paths
 from computematch.budget import plan
-from computematch.config import Params
-from computematch.models import build_char_tokenizer, count_parameters_from_config, llama_config, load_card
+from computematch.config import ConfigError, Params
+from computematch.models import count_parameters_from_config, llama_config, load_card
 
 
 def planned_parameters(params: Params, role: str) -> dict[str, int]:
@@ -17,9 +17,12 @@ def planned_parameters(params: Params, role: str) -> dict[str, int]:
         return load_card(model_dir)["parameters"]
     spec = params.model(role)
     if spec.pretrain is not None:
+        from computematch.stages.bootstrap import task_tokenizer
         from computematch.tasks import get_task
 
-        tokenizer = build_char_tokenizer(get_task(params.task).alphabet())
+        if not paths.split_file("corpus").exists():
+            raise ConfigError(f"models.{role}: run `dvc repro prepare` first (the vocabulary comes from the data)")
+        tokenizer = task_tokenizer(get_task(params.task))
         return count_parameters_from_config(llama_config(spec.pretrain, tokenizer))
     from transformers import AutoConfig
 

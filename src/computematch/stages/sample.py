@@ -64,7 +64,7 @@ def main(params: Params, arm: str) -> None:
                             **{f"sampling.{k}": v for k, v in vars(config).items()},
                             **{f"budget.{k}": v for k, v in vars(params.budget).items()}})
         started = time.perf_counter()
-        backend = get_backend(model_dir, config, params.runtime.apply())
+        backend = get_backend(model_dir, config, params.runtime.apply(), stop=task.stop, runtime=params.runtime)
         with tqdm(total=len(problems) * samples, desc=f"sample@{arm}", unit="sample") as bar:
             records, drawn = draw(backend, prompts, samples, store, config.batch_size, progress=bar.update)
         seconds = time.perf_counter() - started

@@ -125,6 +125,7 @@ def check_steps(chain: Chain, body: str) -> bool:
 class ArithTask:
     name = "arith"
     grader_version = "arith-step-verifier/1"  # bump when grading or step checking changes
+    stop: tuple[str, ...] = ()  # built-in models end with their end-of-sequence token
 
     def __init__(self, config: TaskConfig):
         self.config = config
@@ -179,9 +180,6 @@ class ArithTask:
 
     def prompt(self, problem: Problem) -> str:
         return f"{problem.question}\nA: "
-
-    def alphabet(self) -> str:
-        return "0123456789+-*=?.#:QA \n"
 
     def grade(self, problem: Problem, completion: str) -> Grade:
         text = completion[:MAX_CHARS]

@@ -32,6 +32,7 @@ class Grade:
     answer: str | None  # the extracted final answer; None when the completion states none
     correct: bool  # the final answer equals the gold answer (the paper's filter)
     steps_ok: bool | None  # every step checks out; None when the task has no exact step checker
+    flexible_correct: bool | None = None  # a looser extraction's verdict, where the task has one (GSM8K)
 
     @property
     def false_positive(self) -> bool | None:
@@ -44,6 +45,7 @@ class Grade:
 class Task(Protocol):
     name: str
     grader_version: str  # recorded with every metric the grader produced
+    stop: tuple[str, ...]  # generation stops at (and drops) the first of these strings
 
     def make_splits(self) -> dict[str, list[Problem]]:
         """{'train', 'val', 'test'} and optionally 'corpus' (gold solutions to pretrain built-in models on)."""
@@ -53,8 +55,6 @@ class Task(Protocol):
 
     def grade(self, problem: Problem, completion: str) -> Grade: ...
 
-    def alphabet(self) -> str:
-        """Every character prompts and solutions use (for the built-in character tokenizer)."""
 
 
 def normalize_solution(completion: str) -> str:
