@@ -80,6 +80,16 @@ def filter_(arm: str, params_path: str) -> None:
 
 
 @cli.command()
+@ARM
+@PARAMS_OPTION
+def judge(arm: str, params_path: str) -> None:
+    """Have an LLM judge the reasoning of a sample of ARM's kept solutions (judged FPR)."""
+    from computematch.stages import judge as stage
+
+    stage.main(_params(params_path), arm)
+
+
+@cli.command()
 @ROLE
 @ARM
 @PARAMS_OPTION

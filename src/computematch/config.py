@@ -144,7 +144,8 @@ class ModelSpec:
     role: str
     load: str | None = None
     pretrain: dict | None = None
-    revision: str | None = None
+    revision: str | None = None  # a hub revision (branch, tag or commit)
+    gguf_file: str | None = None  # a GGUF file inside `load` that transformers should read
 
     def __post_init__(self):
         key = f"models.{self.role}"
@@ -154,8 +155,9 @@ class ModelSpec:
             _string(f"{key}.load", self.load)
         if self.pretrain is not None and not isinstance(self.pretrain, dict):
             _fail(f"{key}.pretrain", f"must be a mapping of LlamaConfig fields, got {self.pretrain!r}")
-        if self.revision is not None:
-            _string(f"{key}.revision", self.revision)
+        for name in ("revision", "gguf_file"):
+            if getattr(self, name) is not None:
+                _string(f"{key}.{name}", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,34 @@ class EvaluationConfig:
                               max_new_tokens=self.max_new_tokens, batch_size=self.batch_size, seed=self.seed)
 
 
+@dataclass(frozen=True)
+class JudgeConfig:
+    """An LLM judge of false positives where no exact step checker exists (the paper used Gemini-1.5-Pro)."""
+
+    enabled: bool = False
+    model: str | None = None  # a model role (student, wc, se), a local directory or a hub id
+    backend: str = "transformers"
+    sample_size: int = 200  # kept solutions judged per arm (seeded random subset)
+    seed: int = 0
+    prompt_file: str = "prompts/judge.txt"  # placeholders {question}, {solution}, {answer}
+    max_new_tokens: int = 256
+    batch_size: int = 64
+
+    def __post_init__(self):
+        if not isinstance(self.enabled, bool):
+            _fail("judge.enabled", f"must be true or false, got {self.enabled!r}")
+        if self.enabled and self.model is None:
+            _fail("judge.model", "an enabled judge needs a model (a role, a local directory or a hub id)")
+        if self.model is not None:
+            _string("judge.model", self.model)
+        _string("judge.backend", self.backend)
+        _positive_int("judge.sample_size", self.sample_size)
+        _positive_int("judge.seed", self.seed, allow_zero=True)
+        _string("judge.prompt_file", self.prompt_file)
+        _positive_int("judge.max_new_tokens", self.max_new_tokens)
+        _positive_int("judge.batch_size", self.batch_size)
+
+
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -305,6 +335,7 @@ class Params:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     finetune: dict = field(default_factory=dict)  # TRL SFTConfig fields, checked against SFTConfig when used
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -327,6 +358,7 @@ SECTIONS = {
     "sampling": SamplingConfig,
     "runtime": RuntimeConfig,
     "evaluation": EvaluationConfig,
+    "judge": JudgeConfig,
     "tracking": TrackingConfig,
 }
 

@@ -52,8 +52,11 @@ def finetune(model_dir, records: Sequence[dict], fields: dict, work_dir: Path, c
     if not records:
         raise ConfigError("finetune: the training data is empty (no sample had a correct answer)")
     config = sft_config(fields, work_dir, cuda)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    from computematch.models import resolve_weights
+
+    weights, gguf_file = resolve_weights(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(weights, gguf_file=gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(weights, gguf_file=gguf_file)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in records])
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     trainer.train()

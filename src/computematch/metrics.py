@@ -6,6 +6,7 @@ which (by the nested-budget property of the sampler) is exactly what a k-sample 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from statistics import mean
@@ -94,3 +95,14 @@ def majority_answer(answers: Sequence[str | None]) -> str | None:
         return None
     top = max(votes.values())
     return next(a for a in answers if a is not None and votes[a] == top)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% confidence interval of a proportion (Wilson 1927); sound at small n and at 0 or n successes."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low, high = (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
+    return (max(0.0, low), min(1.0, high))  # clamp float round-off at 0 and n successes

@@ -13,7 +13,6 @@ import hashlib
 import inspect
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -201,21 +200,37 @@ def resolve_source(spec: ModelSpec) -> Path:
         ) from None
 
 
+FULL_HASH_LIMIT = 2 << 30  # bytes; above this, names and sizes stand in for contents (hashing 50 GB takes minutes)
+
+
 def weights_digest(model_dir: Path) -> str:
-    """sha256 over the weight files: identifies the exact model that drew a sample."""
+    """sha256 over the weight files: identifies the exact model that drew a sample.
+
+    Checkpoints over 2 GiB are fingerprinted by file names, sizes and config.json instead of contents.
+    """
     digest = hashlib.sha256()
     files = sorted(p for p in Path(model_dir).iterdir() if p.suffix in {".safetensors", ".bin", ".gguf"})
+    full = sum(p.stat().st_size for p in files) <= FULL_HASH_LIMIT
     for path in files:
-        digest.update(path.name.encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        digest.update(f"{path.name}:{path.stat().st_size}".encode())
+        if full:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    if not full and (Path(model_dir) / "config.json").exists():
+        digest.update((Path(model_dir) / "config.json").read_bytes())
     return digest.hexdigest()
 
 
-def copy_model_dir(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, symlinks=False, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(".git", ".cache", "*.lock"))
+def resolve_weights(model_dir: str | Path) -> tuple[Path, str | None]:
+    """(directory holding the weights, GGUF file or None): a base model of a `load` spec points elsewhere."""
+    model_dir = Path(model_dir)
+    card_path = model_dir / CARD_FILE
+    if card_path.exists():
+        card = json.loads(card_path.read_text())
+        if card.get("weights_dir"):
+            return Path(card["weights_dir"]), card.get("gguf_file")
+    return model_dir, None
 
 
 def load_model(model_dir: str | Path, device: str = "cpu", dtype: str = "auto"):
@@ -223,15 +238,15 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype: str = "auto"):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").exists():
+    weights, gguf_file = resolve_weights(model_dir)
+    if not (weights / "config.json").exists() and gguf_file is None:
         raise ConfigError(f"{model_dir}: not a model directory (run `dvc repro bootstrap` first)")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(weights, gguf_file=gguf_file)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(weights, dtype=torch_dtype, gguf_file=gguf_file).to(device)
     model.eval()
     return model, tokenizer
 

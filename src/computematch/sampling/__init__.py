@@ -9,6 +9,7 @@ from computematch.sampling.base import Backend, Completion, Request
 
 BACKENDS = {
     "transformers": "computematch.sampling.hf:TransformersBackend",
+    "vllm": "computematch.sampling.vllm:VLLMBackend",
 }
 
 

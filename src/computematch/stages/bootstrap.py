@@ -18,8 +18,8 @@ from computematch import paths
 from computematch.config import Params
 from computematch.io import replace_dir, write_json
 from computematch.models import (
-    PARAM_COUNT_NOTE, build_char_tokenizer, copy_model_dir, count_parameters, count_parameters_from_config,
-    pretrain, resolve_source, weights_digest, write_card,
+    PARAM_COUNT_NOTE, build_char_tokenizer, count_parameters, count_parameters_from_config, pretrain,
+    resolve_source, weights_digest, write_card,
 )
 from computematch.stages.prepare import read_split
 from computematch.tasks import get_task
@@ -49,11 +49,13 @@ def build_model(params: Params, role: str, staging: Path, on_log=None) -> dict:
                 "pretrain": stats}
     from transformers import AutoConfig
 
-    source = resolve_source(spec)
-    copy_model_dir(source, staging)
-    config = AutoConfig.from_pretrained(staging)
-    return {"source": "load", "load": spec.load, "revision": spec.revision,
-            "architecture": config.architectures, "parameters": count_parameters_from_config(config)}
+    # The weights stay where they are (a hub snapshot or the given directory): the card points at them, so a
+    # 27B checkpoint is neither copied nor hashed into the DVC cache.
+    source = resolve_source(spec).resolve()
+    config = AutoConfig.from_pretrained(source, gguf_file=spec.gguf_file)
+    return {"source": "load", "load": spec.load, "revision": spec.revision, "weights_dir": str(source),
+            "gguf_file": spec.gguf_file, "architecture": config.architectures,
+            "parameters": count_parameters_from_config(config)}
 
 
 def main(params: Params, role: str) -> None:
@@ -73,7 +75,7 @@ def main(params: Params, role: str) -> None:
             card = {"role": role, **build_model(params, role, staging, on_log=lambda step, loss: tracker.log_metrics(
                 {"pretrain_loss": loss}, step=step))}
             card["parameter_count_note"] = PARAM_COUNT_NOTE
-            card["weights_sha256"] = weights_digest(staging)
+            card["weights_sha256"] = weights_digest(Path(card.get("weights_dir") or staging))
             task, val = get_task(params.task), read_split("val")
             card["val_greedy"] = greedy_accuracy(staging, task, val, max_new_tokens=solution_budget(val),
                                                  device=device)

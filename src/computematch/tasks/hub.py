@@ -53,8 +53,8 @@ class SplitLoader:
         for index, row in enumerate(rows):
             try:
                 problem = self.make_problem(row, f"{split}-{index:05d}")
-            except (KeyError, TypeError, ValueError) as error:
-                skipped[f"broken row ({type(error).__name__})"] += 1
+            except (KeyError, TypeError, ValueError, AttributeError):
+                skipped["broken row (missing or malformed field)"] += 1
                 continue
             if problem is None:
                 skipped["unparsable gold answer"] += 1

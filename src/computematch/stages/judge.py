@@ -1,0 +1,96 @@
+"""Stage `judge`: an LLM judges the reasoning of a seeded random subset of each arm's kept solutions.
+
+    computematch judge wc     # writes metrics/judge/wc.json (judge.enabled: false writes just that)
+
+Where the task has an exact step checker (arith) the judge's verdicts are also scored against it, which
+says how far a judged FPR can be trusted; elsewhere (MATH) the judged FPR is the estimate, with a 95%
+Wilson interval and its sample size. A reply without a parsable verdict is counted, never guessed.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from computematch import paths
+from computematch.config import MODEL_ROLES, ConfigError, ModelSpec, Params, SamplingConfig
+from computematch.io import read_jsonl, write_json
+from computematch.metrics import wilson_interval
+from computematch.sampling import Request
+
+_VERDICT = re.compile(r"VERDICT:\s*\**\s*(INCORRECT|CORRECT)\b", re.IGNORECASE)
+
+
+def parse_verdict(reply: str) -> bool | None:
+    """True: the reasoning is right; False: it is not; None: no verdict (the last one stated counts)."""
+    found = _VERDICT.findall(reply)
+    return None if not found else found[-1].upper() == "CORRECT"
+
+
+def render(template: str, question: str, solution: str, answer: str) -> str:
+    # str.replace, not str.format: LaTeX braces in MATH solutions must pass through untouched.
+    return template.replace("{question}", question).replace("{solution}", solution).replace("{answer}", answer)
+
+
+def judge_solutions(backend, template: str, items: list[dict], batch_size: int) -> dict:
+    """items: {question, solution, answer, steps_ok}; returns the judged FPR with its interval."""
+    verdicts = []
+    for start in range(0, len(items), batch_size):
+        batch = items[start: start + batch_size]
+        replies = backend.generate([Request(f"judge-{start + i}", 0, render(template, it["question"], it["solution"],
+                                                                               it["answer"]))
+                                    for i, it in enumerate(batch)])
+        verdicts += [parse_verdict(reply.text) for reply in replies]
+    judged = [(v, it) for v, it in zip(verdicts, items) if v is not None]
+    flawed = sum(not v for v, _ in judged)
+    result = {"sample_size": len(items), "judged": len(judged), "unparsable": len(items) - len(judged),
+              "fpr": flawed / len(judged) if judged else None, "fpr_ci95": list(wilson_interval(flawed, len(judged)))}
+    exact = [(v, it["steps_ok"]) for v, it in judged if it["steps_ok"] is not None]
+    if exact:  # the task's exact checker grades the judge
+        result["agreement_with_step_checker"] = sum(v == ok for v, ok in exact) / len(exact)
+        result["exact_fpr_on_judged"] = sum(not ok for _, ok in exact) / len(exact)
+    return result
+
+
+def judge_model_dir(params: Params) -> Path:
+    model = params.judge.model
+    if model in MODEL_ROLES:
+        return paths.base_model_dir(model)
+    from computematch.models import resolve_source
+
+    return resolve_source(ModelSpec(role="judge", load=model))
+
+
+def main(params: Params, arm: str) -> None:
+    from computematch.sampling import get_backend
+    from computematch.stages.prepare import read_split
+    from computematch.stages.sample import check_arm
+    from computematch.tracking import stage_run
+
+    check_arm(arm)
+    config, output = params.judge, paths.metrics_file("judge", arm)
+    if not config.enabled:
+        write_json(output, {"enabled": False})
+        print(f"judge@{arm}: disabled (judge.enabled: false)")
+        return
+    template_path = Path(config.prompt_file)
+    if not template_path.exists():
+        raise ConfigError(f"judge.prompt_file: {template_path} does not exist")
+    problems = {p.id: p for p in read_split("train")}
+    kept = read_jsonl(paths.sft_file(arm))
+    subset = random.Random(f"judge/{config.seed}/{arm}").sample(kept, min(config.sample_size, len(kept)))
+    items = [{"question": problems[r["problem_id"]].question, "solution": r["completion"],
+              "answer": problems[r["problem_id"]].answer, "steps_ok": r.get("steps_ok")} for r in subset]
+    with stage_run(params, f"judge@{arm}") as tracker:
+        tracker.log_params({f"judge.{k}": v for k, v in vars(config).items()})
+        sampling = SamplingConfig(backend=config.backend, temperature=0.0, max_new_tokens=config.max_new_tokens,
+                                  batch_size=config.batch_size)
+        backend = get_backend(judge_model_dir(params), sampling, params.runtime.apply(), runtime=params.runtime)
+        result = {"enabled": True, "judge_model": config.model,
+                  **judge_solutions(backend, template_path.read_text(), items, config.batch_size)}
+        write_json(output, result)
+        tracker.log_metrics({f"{arm}.judged_{k}": v for k, v in result.items() if k != "enabled"}, summary=True)
+        fpr = "n/a" if result["fpr"] is None else f"{result['fpr']:.3f}"
+        print(f"judge@{arm}: judged FPR {fpr} (95% CI {result['fpr_ci95'][0]:.3f}-{result['fpr_ci95'][1]:.3f}, "
+              f"n={result['judged']}, unparsable {result['unparsable']})")
