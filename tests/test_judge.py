@@ -4,7 +4,7 @@ import pytest
 
 from computematch.metrics import wilson_interval
 from computematch.sampling import Completion
-from computematch.stages.judge import judge_solutions, parse_verdict, render
+from computematch.stages.judge import fill, judge_solutions, parse_verdict
 
 
 def test_verdicts_are_parsed_from_the_last_verdict_line():
@@ -24,7 +24,7 @@ def test_wilson_interval_on_known_values():
 
 
 def test_placeholders_leave_latex_braces_alone():
-    assert render("Q: {question} A: {answer}", r"\frac{1}{2}?", "s", "{1}") == r"Q: \frac{1}{2}? A: {1}"
+    assert fill("Q: {question} A: {answer}", r"\frac{1}{2}?", "s", "{1}") == r"Q: \frac{1}{2}? A: {1}"
 
 
 class ScriptedJudge:

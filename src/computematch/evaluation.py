@@ -18,11 +18,14 @@ def solution_budget(problems: list[Problem]) -> int:
 def greedy_correct(model_dir, task: Task, problems: list[Problem], config: SamplingConfig,
                    device: str = "cpu", runtime: RuntimeConfig | None = None) -> dict[str, bool]:
     """Problem id -> whether the model's greedy completion has the right final answer."""
+    from computematch.prompting import prompt_renderer
+
+    render = prompt_renderer(task.config, model_dir)
     sampler = get_backend(model_dir, config, device, stop=task.stop, runtime=runtime)
     correct = {}
     for start in range(0, len(problems), config.batch_size):
         batch = problems[start: start + config.batch_size]
-        completions = sampler.generate([Request(p.id, 0, task.prompt(p)) for p in batch])
+        completions = sampler.generate([Request(p.id, 0, render(task.prompt(p))) for p in batch])
         correct.update({p.id: task.grade(p, c.text).correct for p, c in zip(batch, completions)})
     return correct
 

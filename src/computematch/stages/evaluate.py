@@ -60,7 +60,11 @@ def main(params: Params, name: str) -> None:
                                max_new_tokens=config.max_new_tokens, seed=config.seed)
         store = SampleStore(paths.RESUME / f"eval-{name}-{settings}.jsonl")
         backend = get_backend(model_dir, config.sampling(), device, stop=task.stop, runtime=params.runtime)
-        records, _ = draw(backend, {p.id: task.prompt(p) for p in problems}, config.samples, store, config.batch_size)
+        from computematch.prompting import prompt_renderer
+
+        render = prompt_renderer(params.task, model_dir)
+        records, _ = draw(backend, {p.id: render(task.prompt(p)) for p in problems}, config.samples, store,
+                          config.batch_size)
         by_problem = {problem.id: problem for problem in problems}
         sampled = defaultdict(list)
         for record in records:

@@ -50,7 +50,10 @@ def main(params: Params, role: str, arm: str) -> None:
     params.model(role)
     name = f"{role}-{arm}"
     device = params.runtime.apply()
-    records = read_jsonl(paths.sft_file(arm))
+    from computematch.prompting import prompt_renderer
+
+    render = prompt_renderer(params.task, paths.base_model_dir(role))  # the trained model's own template
+    records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(arm))]
     task, val = get_task(params.task), read_split("val")
     data = read_json(paths.metrics_file("data", arm))
     target = paths.finetuned_model_dir(name)

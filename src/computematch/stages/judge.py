@@ -28,18 +28,18 @@ def parse_verdict(reply: str) -> bool | None:
     return None if not found else found[-1].upper() == "CORRECT"
 
 
-def render(template: str, question: str, solution: str, answer: str) -> str:
+def fill(template: str, question: str, solution: str, answer: str) -> str:
     # str.replace, not str.format: LaTeX braces in MATH solutions must pass through untouched.
     return template.replace("{question}", question).replace("{solution}", solution).replace("{answer}", answer)
 
 
-def judge_solutions(backend, template: str, items: list[dict], batch_size: int) -> dict:
+def judge_solutions(backend, template: str, items: list[dict], batch_size: int, render=lambda text: text) -> dict:
     """items: {question, solution, answer, steps_ok}; returns the judged FPR with its interval."""
     verdicts = []
     for start in range(0, len(items), batch_size):
         batch = items[start: start + batch_size]
-        replies = backend.generate([Request(f"judge-{start + i}", 0, render(template, it["question"], it["solution"],
-                                                                               it["answer"]))
+        replies = backend.generate([Request(f"judge-{start + i}", 0, render(fill(template, it["question"],
+                                                                                it["solution"], it["answer"])))
                                     for i, it in enumerate(batch)])
         verdicts += [parse_verdict(reply.text) for reply in replies]
     judged = [(v, it) for v, it in zip(verdicts, items) if v is not None]
@@ -86,9 +86,13 @@ def main(params: Params, arm: str) -> None:
         tracker.log_params({f"judge.{k}": v for k, v in vars(config).items()})
         sampling = SamplingConfig(backend=config.backend, temperature=0.0, max_new_tokens=config.max_new_tokens,
                                   batch_size=config.batch_size)
-        backend = get_backend(judge_model_dir(params), sampling, params.runtime.apply(), runtime=params.runtime)
+        from computematch.prompting import prompt_renderer
+
+        model_dir = judge_model_dir(params)
+        backend = get_backend(model_dir, sampling, params.runtime.apply(), runtime=params.runtime)
         result = {"enabled": True, "judge_model": config.model,
-                  **judge_solutions(backend, template_path.read_text(), items, config.batch_size)}
+                  **judge_solutions(backend, template_path.read_text(), items, config.batch_size,
+                                    render=prompt_renderer(params.task, model_dir))}
         write_json(output, result)
         tracker.log_metrics({f"{arm}.judged_{k}": v for k, v in result.items() if k != "enabled"}, summary=True)
         fpr = "n/a" if result["fpr"] is None else f"{result['fpr']:.3f}"

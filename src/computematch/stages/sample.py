@@ -55,7 +55,10 @@ def main(params: Params, arm: str) -> None:
     card = load_card(model_dir)
     samples, ratio = samples_per_problem(params, arm)
     task, problems = get_task(params.task), read_split("train")
-    prompts = {p.id: task.prompt(p) for p in problems}
+    from computematch.prompting import prompt_renderer
+
+    render = prompt_renderer(params.task, model_dir)
+    prompts = {p.id: render(task.prompt(p)) for p in problems}
     settings = fingerprint(weights=card["weights_sha256"], backend=config.backend, temperature=config.temperature,
                            top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=config.seed)
     store = SampleStore(paths.RESUME / f"sample-{arm}-{settings}.jsonl")

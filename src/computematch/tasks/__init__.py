@@ -10,6 +10,7 @@ from computematch.tasks.base import Grade, Problem, Task, normalize_solution
 TASKS = {
     "arith": "computematch.tasks.arith:ArithTask",
     "gsm8k": "computematch.tasks.gsm8k:GSM8KTask",
+    "math": "computematch.tasks.math:MathTask",
 }
 
 

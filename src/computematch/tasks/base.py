@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from computematch.config import TaskConfig
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -44,6 +47,7 @@ class Grade:
 
 class Task(Protocol):
     name: str
+    config: "TaskConfig"  # the task section of params.yaml it was built from
     grader_version: str  # recorded with every metric the grader produced
     stop: tuple[str, ...]  # generation stops at (and drops) the first of these strings
 

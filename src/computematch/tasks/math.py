@@ -1,0 +1,249 @@
+"""MATH (Hendrycks et al., 2021, "Measuring Mathematical Problem Solving With the MATH Dataset"): competition
+problems whose worked solutions end in `\\boxed{answer}`; graded by math-verify's equivalence (Hugging Face).
+
+    task: {name: math, source: EleutherAI/hendrycks_math, subset: algebra}              # from the hub
+    task: {name: math, files: {train: .../math/train.jsonl, test: .../math500/test.jsonl}}  # local files
+
+Rows carry `problem`, `solution`, `level` ("Level 3") and optionally `type`; MATH-500 rows also carry the
+`answer`, which is then the gold answer. Otherwise the gold answer is the content of the last `\\boxed{}`
+(or `\\fbox{}`) in the solution, as in the paper's `last_boxed_only_string`; a row without one is skipped.
+
+Grading: the last `\\boxed{}` of the completion is the model's answer, and it is correct when math-verify
+finds it equivalent to the gold answer (`verify(gold, pred)`, gold first: the gold decides e.g. how a
+bare `a = 3` versus `3` is compared). math-verify bounds its own time with signal.alarm, which only works in
+the main thread; so it runs here with its timeouts off, in one persistent worker process that is killed
+when a call outruns `MathTask.timeout_s` (the sample then grades wrong and `grader_timeouts` counts it).
+MATH has no exact step checker, so `steps_ok` is always None. Model output is only ever parsed, never eval'd.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import re
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from importlib.metadata import version
+
+from computematch.config import TaskConfig
+from computematch.tasks.base import Grade, Problem
+from computematch.tasks.hub import SplitLoader
+
+# Longer "answers" are never a MATH answer (gold answers are tens of characters): they grade wrong without
+# being handed to sympy, where a runaway expression would only burn the timeout.
+MAX_ANSWER_CHARS = 1000
+TIMEOUT_S = 5.0  # math-verify's own default per call
+_BOX_COMMANDS = ("\\boxed", "\\fbox")
+_LEVEL = re.compile(r"(\d+)")
+_SPACE = re.compile(r"\s+")
+_BARE = re.compile(r"[^\s$]+")  # the brace-less `\\boxed 5`
+
+
+# ---------------------------------------------------------------- answer extraction
+
+
+def _braced(text: str, start: int) -> str | None:
+    """The content of the `{...}` group opening at text[start], braces balanced; None if it never closes.
+
+    A backslash escapes the next character, so `\\{` and `\\}` (literal set braces) do not count.
+    """
+    depth, position = 0, start
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1: position]
+        position += 1
+    return None
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last `\\boxed{...}` / `\\fbox{...}` in text; None when there is none or it never closes.
+
+    Also reads the brace-less `\\boxed 5` that a few MATH solutions use (up to a space or `$`, as the
+    paper's `last_boxed_only_string` does). An unclosed last box (a cut-off completion) gives None rather
+    than an earlier box: that earlier box was not the final answer.
+    """
+    start, command = max((text.rfind(c), c) for c in _BOX_COMMANDS)
+    if start < 0:
+        return None
+    position = start + len(command)
+    while position < len(text) and text[position].isspace():
+        position += 1
+    if text.startswith("{", position):
+        content = _braced(text, position)
+    elif position > start + len(command):
+        match = _BARE.match(text, position)
+        content = match.group(0) if match else None
+    else:
+        return None  # '\\boxedx': another command, not a box
+    return content.strip() or None if content is not None else None  # an empty box states no answer
+
+
+def difficulty(level) -> int:
+    """'Level 3' -> 3; missing or unparsable ('Level ?', which MATH has) -> 0."""
+    match = _LEVEL.search(str(level or ""))
+    return int(match.group(1)) if match else 0
+
+
+# ---------------------------------------------------------------- the bounded math-verify worker
+
+
+def _quiet_worker() -> None:
+    """Worker start-up: import math-verify once, and silence its 'timeout is disabled' warning (ours bounds it)."""
+    import math_verify  # noqa: F401
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+
+def _parse(text: str) -> list:
+    """math-verify's parse of one bare answer; wrapped in $...$ (it finds nothing in bare LaTeX), else in \\boxed{}.
+
+    $...$ first: it parses a few forms \\boxed{} does not ('50\\%', '3.').
+    """
+    from math_verify import parse
+
+    for wrapped in (f"${text}$", f"\\boxed{{{text}}}"):
+        parsed = parse(wrapped, parsing_timeout=None)
+        if parsed:
+            return parsed
+    return []
+
+
+def equivalent(gold: str, pred: str) -> bool:
+    """math-verify's verdict, gold first; runs with its timeouts off, so call it in the worker (`bounded_call`)."""
+    from math_verify import verify
+
+    return bool(verify(_parse(gold), _parse(pred), timeout_seconds=None))
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()  # one call at a time: a call's timeout then measures its own work, not a queue
+
+
+def _kill_pool() -> None:
+    """Kill the worker (a stuck sympy call ignores everything gentler); the next call starts a fresh one."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is None:
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public way to kill before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+        process.join(timeout=5)
+
+
+def bounded_call(function, *args, timeout: float = TIMEOUT_S):
+    """function(*args) in the persistent worker process; raises TimeoutError (and kills the worker) after timeout s.
+
+    Works from any thread, unlike signal.alarm. `function` must be importable by name (spawn pickles it so).
+    spawn, not fork: the caller may hold CUDA, vLLM or tokenizer threads, which a forked child inherits badly.
+    """
+    with _pool_lock:
+        pool = _pool or _start_pool()
+        future = pool.submit(function, *args)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            if future.done():  # the function itself raised TimeoutError (the same class since Python 3.11)
+                raise
+            _kill_pool()
+            raise TimeoutError(f"{getattr(function, '__name__', function)} took over {timeout} s") from None
+        except BrokenProcessPool:
+            _kill_pool()  # the worker died (out of memory, a crash): start afresh next call
+            raise
+
+
+def _start_pool() -> ProcessPoolExecutor:
+    """The one worker, started and warmed up, so that its start-up (~0.3 s) is not charged to the first call."""
+    global _pool
+    _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_quiet_worker)
+    try:
+        _pool.submit(int).result(timeout=120)
+    except BaseException:
+        _kill_pool()
+        raise
+    return _pool
+
+
+# ---------------------------------------------------------------- the task
+
+
+class MathTask:
+    name = "math"
+    grader_version = f"math-last-boxed+math-verify-{version('math-verify')}/1"
+    stop = ("\n\nProblem:", "Problem:")
+
+    def __init__(self, config: TaskConfig):
+        self.config = config
+        self.fewshot = 4 if config.fewshot is None else config.fewshot  # the paper: 4-shot for MATH
+        self.loader = SplitLoader(config, self._problem)
+        self.exemplars: list[Problem] = []
+        self.timeout_s = TIMEOUT_S
+        self.grader_timeouts = 0  # samples graded wrong because math-verify outran timeout_s
+        self.grader_crashes = 0  # samples graded wrong because the worker process died
+        self._count_lock = threading.Lock()
+
+    @staticmethod
+    def _problem(row: dict, problem_id: str) -> Problem | None:
+        question, solution = row["problem"], row["solution"]
+        given = row.get("answer")  # MATH-500's field; may be absent, None or empty
+        answer = (str(given).strip() if given is not None else "") or last_boxed(solution)
+        if not answer:
+            return None
+        return Problem(problem_id, question.strip(), answer, solution.strip(), difficulty(row.get("level")))
+
+    def make_splits(self) -> dict[str, list[Problem]]:
+        splits = self.loader.make_splits()
+        self.exemplars = splits["corpus"][: self.fewshot]
+        return splits
+
+    def _shots(self) -> list[Problem]:
+        """The few-shot exemplars: the first corpus problems (train-split problems that are never sampled)."""
+        if not self.exemplars and self.fewshot:
+            from computematch import paths
+            from computematch.io import read_jsonl
+
+            self.exemplars = [Problem.from_dict(r) for r in read_jsonl(paths.split_file("corpus"))[: self.fewshot]]
+        return self.exemplars[: self.fewshot]
+
+    def prompt(self, problem: Problem) -> str:
+        """Few-shot 'Problem: ... Solution: ...' with train exemplars, or the bare problem for chat templates."""
+        if self.config.prompt_style == "chat":
+            return f"{problem.question}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+        shots = "".join(f"Problem:\n{p.question}\n\nSolution:\n{p.solution}\n\n" for p in self._shots())
+        return f"{shots}Problem:\n{problem.question}\n\nSolution:\n"
+
+    def _count(self, counter: str) -> None:
+        with self._count_lock:  # grade may run in several threads at once
+            setattr(self, counter, getattr(self, counter) + 1)
+
+    def is_equivalent(self, gold: str, pred: str) -> bool:
+        """math-verify's verdict; identical text (runs of spaces aside) is equivalent without asking it (it cannot
+        parse every gold answer). A timeout or a crashed worker counts as not equivalent, and is counted."""
+        if _SPACE.sub(" ", gold).strip() == _SPACE.sub(" ", pred).strip():
+            return True
+        if len(pred) > MAX_ANSWER_CHARS:
+            return False
+        try:
+            return bounded_call(equivalent, gold, pred, timeout=self.timeout_s)
+        except TimeoutError:
+            self._count("grader_timeouts")
+        except BrokenProcessPool:
+            self._count("grader_crashes")
+        return False
+
+    def grade(self, problem: Problem, completion: str) -> Grade:
+        answer = last_boxed(completion)
+        correct = answer is not None and self.is_equivalent(problem.answer, answer)
+        return Grade(answer=answer, correct=correct, steps_ok=None)
