@@ -125,10 +125,19 @@ def test_a_gold_solution_grades_correct_on_itself():
     assert TASK.grade(problem, problem.solution).correct
 
 
-def test_a_gold_math_verify_cannot_parse_still_matches_identical_text():
-    gold = r"\text{ none of them, it is} ???"
-    assert equivalent(gold, gold) is False  # what the shortcut is for
-    assert _grade(gold, gold).correct and not _grade(gold, "5").correct
+def test_identical_text_is_correct_without_asking_the_worker(monkeypatch):
+    def no_worker(*args, **kwargs):
+        raise AssertionError("identical answers must not reach math-verify")
+
+    monkeypatch.setattr(math_task, "bounded_call", no_worker)
+    assert _grade(r"\frac{1}{2}", r"\frac{1}{2}").correct and _grade("1,  2", "1, 2").correct
+
+
+def test_a_gold_math_verify_parses_to_nothing_still_matches_identical_text():
+    # math-verify falls back to the raw string for most unparsable LaTeX (so '???' equals '???'), but a lone
+    # '$' breaks the $...$ wrapping and parses to nothing, which verify calls unequal to everything.
+    assert equivalent("???", "???") and not equivalent("$", "$")
+    assert _grade("$", "$").correct and not _grade("$", "5").correct
 
 
 # ---------------------------------------------------------------- loading, prompts, registry
@@ -138,14 +147,16 @@ def test_rows_without_a_gold_answer_are_skipped_and_counted(tmp_path):
     good = [{"problem": f"p{i}", "solution": f"so $\\boxed{{{i}}}$", "level": "Level 2", "type": "Algebra"}
             for i in range(6)]
     unboxed = [{"problem": "u", "solution": "the answer is 3", "level": "Level 1"}] * 3
+    broken = [{"problem": "no solution field", "level": "Level 1"}]
     path = tmp_path / "rows.jsonl"
-    path.write_text("\n".join(json.dumps(row) for row in good + unboxed))
+    path.write_text("\n".join(json.dumps(row) for row in good + unboxed + broken))
     task = MathTask(TaskConfig(name="math", files={"train": str(path), "test": str(path)}, train_size=2,
                                val_size=1, test_size=2, corpus_size=0))
     splits = task.make_splits()
     assert [len(splits[s]) for s in ("train", "val", "test")] == [2, 1, 2]
-    assert task.loader.skipped["train"] == {"unparsable gold answer": 3}
-    assert task.loader.skipped["test"] == {"unparsable gold answer": 3}
+    for split in ("train", "test"):
+        skipped = task.loader.skipped[split]
+        assert skipped["unparsable gold answer"] == 3 and sum(skipped.values()) == 4  # + the broken row
     assert all(p.difficulty == 2 and p.solution.endswith("$") for s in splits.values() for p in s)
 
 
@@ -179,6 +190,21 @@ def test_grading_works_outside_the_main_thread():
     thread.start()
     thread.join(timeout=60)
     assert len(results) == 1 and results[0].correct
+
+
+def test_grading_from_several_threads_at_once_gives_every_verdict():
+    cases = [(r"\frac{1}{2}", "0.5", True), ("(1, 2]", "(1,2]", True), ("5", "6", False), ("10", r"10\text{ cm}", True)]
+    results = {}
+
+    def grade_all(worker):
+        results[worker] = [_grade(gold, pred).correct for gold, pred, _ in cases]
+
+    threads = [threading.Thread(target=grade_all, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == {worker: [expected for *_, expected in cases] for worker in range(4)}
 
 
 def test_bounded_call_kills_a_slow_call_and_the_next_call_gets_a_fresh_worker():

@@ -65,7 +65,7 @@ def difficulty_table(data: dict) -> list[str]:
     return lines
 
 
-def setups_table(evals: dict, problems: int) -> tuple[list[str], list[str]]:
+def setups_table(evals: dict, problems: int, finetunes: dict | None = None) -> tuple[list[str], list[str]]:
     lines = [f"| setup | base | on WC data | on SE data | gain of WC data (abs, points) | gain (relative) "
              "| paper: relative gain, MATH low / high | paper: GSM8K low / high | this run |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -79,7 +79,9 @@ def setups_table(evals: dict, problems: int) -> tuple[list[str], list[str]]:
         relative = gain / on_se if on_se else None
         paper = PAPER_GAINS[setup]
         fmt = lambda pair: " / ".join("≈0" if v is None else f"+{v}%" for v in pair)  # noqa: E731
-        call = verdict(gain, difference_noise(on_wc, on_se, problems))
+        untrained = [arm for arm in ("wc", "se") if (finetunes or {}).get(f"{role}-{arm}", {}).get("trained") is False]
+        call = (f"no verdict: not trained on {' and '.join(a.upper() for a in untrained)} data (no correct samples)"
+                if untrained else verdict(gain, difference_noise(on_wc, on_se, problems)))
         lines.append(f"| {setup} | {_pct(base)} | {_pct(on_wc)} | {_pct(on_se)} | {100 * gain:+.1f} "
                      f"| {'n/a' if relative is None else f'{100 * relative:+.1f}%'} | {fmt(paper['MATH'])} "
                      f"| {fmt(paper['GSM8K'])} | {call} |")
@@ -111,8 +113,9 @@ def accuracy_table(evals: dict) -> list[str]:
     return lines
 
 
-def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int) -> str:
-    setups, setup_findings = setups_table(evals, problems)
+def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int,
+                  finetunes: dict | None = None) -> str:
+    setups, setup_findings = setups_table(evals, problems, finetunes)
     base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,}" for role in bases)
     parts = [
         "# computematch report",

@@ -38,23 +38,48 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def main(params: Params, role: str, arm: str) -> None:
+def train_and_select(params: Params, role: str, records: list[dict], work: Path, device: str, tracker) -> dict:
+    """Finetune, score every checkpoint on validation, leave the best in `work/best`; returns the card.
+
+    No training data (no sample had a right answer) is a counted skip, not a crash: the base model stands
+    in, marked `trained: false`, so the rest of the study still runs and the report says so.
+    """
     from computematch.evaluation import greedy_accuracy, solution_budget
     from computematch.finetune import finetune, select_checkpoint
     from computematch.tasks import get_task
+
+    task, val, base = get_task(params.task), read_split("val"), paths.base_model_dir(role)
+    score = lambda path: greedy_accuracy(path, task, val, max_new_tokens=solution_budget(val),  # noqa: E731
+                                         device=device, runtime=params.runtime)["accuracy"]
+    if not records:
+        shutil.copytree(base, work / "best")
+        return {"trained": False, "skipped": "no training data: no sample had a right final answer",
+                "checkpoint": None, "val_greedy_by_checkpoint": {}, "val_greedy_accuracy": score(base),
+                "train_loss": []}
+    candidates, history = finetune(base, records, params.finetune, work / "trainer", cuda=device == "cuda")
+    for entry in history:
+        if "loss" in entry:
+            tracker.log_metrics({"train_loss": entry["loss"]}, step=int(entry["step"]))
+    best, scores = select_checkpoint(candidates, score)
+    for checkpoint, value in scores.items():
+        tracker.log_metrics({"val_greedy_accuracy": value}, step=int(checkpoint.split("-")[-1]))
+    shutil.copytree(best, work / "best", ignore=shutil.ignore_patterns(
+        "optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin"))
+    return {"trained": True, "checkpoint": best.name, "val_greedy_by_checkpoint": scores,
+            "val_greedy_accuracy": scores[best.name], "train_loss": [e for e in history if "loss" in e]}
+
+
+def main(params: Params, role: str, arm: str) -> None:
+    from computematch.prompting import prompt_renderer
     from computematch.tracking import stage_run
 
     if role not in MODEL_ROLES:
         raise ConfigError(f"model {role!r}: unknown (known: {', '.join(MODEL_ROLES)})")
     check_arm(arm)
     params.model(role)
-    name = f"{role}-{arm}"
-    device = params.runtime.apply()
-    from computematch.prompting import prompt_renderer
-
+    name, device = f"{role}-{arm}", params.runtime.apply()
     render = prompt_renderer(params.task, paths.base_model_dir(role))  # the trained model's own template
     records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(arm))]
-    task, val = get_task(params.task), read_split("val")
     data = read_json(paths.metrics_file("data", arm))
     target = paths.finetuned_model_dir(name)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,35 +89,27 @@ def main(params: Params, role: str, arm: str) -> None:
                             **{f"finetune.{k}": v for k, v in params.finetune.items()}})
         started = time.perf_counter()
         try:
-            candidates, history = finetune(paths.base_model_dir(role), records, params.finetune, work / "trainer",
-                                           cuda=device == "cuda")
-            for entry in history:
-                if "loss" in entry:
-                    tracker.log_metrics({"train_loss": entry["loss"]}, step=int(entry["step"]))
-            best, scores = select_checkpoint(candidates, lambda path: greedy_accuracy(
-                path, task, val, max_new_tokens=solution_budget(val), device=device)["accuracy"])
-            for checkpoint, score in scores.items():
-                tracker.log_metrics({"val_greedy_accuracy": score}, step=int(checkpoint.split("-")[-1]))
-            staging = work / "best"
-            shutil.copytree(best, staging, ignore=shutil.ignore_patterns("optimizer.pt", "scheduler.pt", "rng_state*",
-                                                                          "trainer_state.json", "training_args.bin"))
-            card = {"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], "base": str(paths.base_model_dir(role)),
+            card = {"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)],
+                    **train_and_select(params, role, records, work, device, tracker),
                     "dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
-                    "examples": len(records), "checkpoint": best.name, "val_greedy_by_checkpoint": scores,
-                    "val_greedy_accuracy": scores[best.name], "train_loss": [e for e in history if "loss" in e],
-                    "seconds": round(time.perf_counter() - started, 2)}
-            write_json(staging / "card.json", card)
-            replace_dir(staging, target)
+                    "examples": len(records), "seconds": round(time.perf_counter() - started, 2)}
+            base_card = read_json(paths.base_model_dir(role) / "card.json")
+            card = {**{k: base_card[k] for k in ("weights_dir", "gguf_file") if not card["trained"] and k in base_card},
+                    **card}
+            write_json(work / "best" / "card.json", card)
+            replace_dir(work / "best", target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         tags = {"data_source": arm, "model": role, "paradigm": card["paradigm"], "dataset_sha256": card["dataset_sha256"],
                 **{f"data.{k}": data[k] for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
-                "val_greedy_accuracy": card["val_greedy_accuracy"]}
+                "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
         registration = tracker.register_model(target, registered_name(role, arm), tags)
-        summary = {"val_greedy_accuracy": card["val_greedy_accuracy"], "checkpoint_step": int(best.name.split("-")[-1]),
+        summary = {"trained": card["trained"], "val_greedy_accuracy": card["val_greedy_accuracy"],
+                   "checkpoint_step": int(card["checkpoint"].split("-")[-1]) if card["checkpoint"] else None,
                    "examples": len(records), "seconds": card["seconds"],
                    "final_train_loss": card["train_loss"][-1]["loss"] if card["train_loss"] else None}
         tracker.log_metrics({f"{name}.{k}": v for k, v in summary.items()}, summary=True)
         write_json(paths.metrics_file("finetune", name), {**summary, "registered": registration})
-        print(f"finetune@{name}: {len(records)} examples, kept {best.name} (val greedy {card['val_greedy_accuracy']:.3f}), "
+        kept = card["checkpoint"] or "the base model (skipped: no training data)"
+        print(f"finetune@{name}: {len(records)} examples, kept {kept} (val greedy {card['val_greedy_accuracy']:.3f}), "
               f"{card['seconds']:.0f} s")

@@ -22,10 +22,12 @@ def main(params: Params) -> None:
     evals = {name: read_json(paths.metrics_file("eval", name)) for name in EVALUATED
              if paths.metrics_file("eval", name).exists()}
     bases = {role: read_json(paths.metrics_file("bootstrap", role)) for role in MODEL_ROLES}
+    finetunes = {name: read_json(paths.metrics_file("finetune", name)) for name in EVALUATED
+                 if paths.metrics_file("finetune", name).exists()}
     problems = next(iter(evals.values()))["problems"] if evals else 0
     with stage_run(params, "report") as tracker:
         plots = make_plots(data, evals, PLOTS)
-        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems))
+        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems, finetunes))
         tracker.log_artifact(REPORT)
         for plot in plots:
             tracker.log_artifact(plot, artifact_path="plots")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import re
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -126,6 +127,7 @@ def equivalent(gold: str, pred: str) -> bool:
 
 
 _pool: ProcessPoolExecutor | None = None
+_pool_pid = 0  # the process that started _pool: a forked child must not use (or kill) its parent's worker
 _pool_lock = threading.Lock()  # one call at a time: a call's timeout then measures its own work, not a queue
 
 
@@ -149,7 +151,7 @@ def bounded_call(function, *args, timeout: float = TIMEOUT_S):
     spawn, not fork: the caller may hold CUDA, vLLM or tokenizer threads, which a forked child inherits badly.
     """
     with _pool_lock:
-        pool = _pool or _start_pool()
+        pool = _pool if _pool is not None and _pool_pid == os.getpid() else _start_pool()
         future = pool.submit(function, *args)
         try:
             return future.result(timeout=timeout)
@@ -165,14 +167,16 @@ def bounded_call(function, *args, timeout: float = TIMEOUT_S):
 
 def _start_pool() -> ProcessPoolExecutor:
     """The one worker, started and warmed up, so that its start-up (~0.3 s) is not charged to the first call."""
-    global _pool
+    global _pool, _pool_pid
+    _pool, _pool_pid = None, os.getpid()  # an inherited pool is the parent's: forget it, never kill it
     _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                 initializer=_quiet_worker)
     try:
         _pool.submit(int).result(timeout=120)
-    except BaseException:
-        _kill_pool()
-        raise
+    except (BrokenProcessPool, TimeoutError) as error:
+        _kill_pool()  # loud, not a counted grading failure: every later sample would fail the same way
+        raise RuntimeError("the math-verify worker process did not start; a script that grades MATH needs an "
+                           "`if __name__ == '__main__':` guard (multiprocessing's spawn re-imports it)") from error
     return _pool
 
 
@@ -229,8 +233,8 @@ class MathTask:
             setattr(self, counter, getattr(self, counter) + 1)
 
     def is_equivalent(self, gold: str, pred: str) -> bool:
-        """math-verify's verdict; identical text (runs of spaces aside) is equivalent without asking it (it cannot
-        parse every gold answer). A timeout or a crashed worker counts as not equivalent, and is counted."""
+        """math-verify's verdict. Identical text (runs of spaces aside) is equivalent without a worker round trip,
+        and even where math-verify parses nothing (a lone `$`). A timeout or a dead worker is counted, and wrong."""
         if _SPACE.sub(" ", gold).strip() == _SPACE.sub(" ", pred).strip():
             return True
         if len(pred) > MAX_ANSWER_CHARS:
