@@ -30,10 +30,10 @@ def greedy_correct(model_dir, task: Task, problems: list[Problem], config: Sampl
     return correct
 
 
-def greedy_accuracy(model_dir, task: Task, problems: list[Problem], max_new_tokens: int,
-                    batch_size: int = 512, device: str = "cpu", backend: str = "transformers") -> dict:
+def greedy_accuracy(model_dir, task: Task, problems: list[Problem], max_new_tokens: int, batch_size: int = 512,
+                    device: str = "cpu", backend: str = "transformers", runtime: RuntimeConfig | None = None) -> dict:
     config = SamplingConfig(backend=backend, temperature=0.0, max_new_tokens=max_new_tokens, batch_size=batch_size)
-    correct = greedy_correct(model_dir, task, problems, config, device)
+    correct = greedy_correct(model_dir, task, problems, config, device, runtime)
     by_level = defaultdict(list)
     for problem in problems:
         by_level[problem.difficulty].append(correct[problem.id])

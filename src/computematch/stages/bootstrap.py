@@ -78,7 +78,7 @@ def main(params: Params, role: str) -> None:
             card["weights_sha256"] = weights_digest(Path(card.get("weights_dir") or staging))
             task, val = get_task(params.task), read_split("val")
             card["val_greedy"] = greedy_accuracy(staging, task, val, max_new_tokens=solution_budget(val),
-                                                 device=device)
+                                                 device=device, runtime=params.runtime)
             card["seconds"] = round(time.perf_counter() - started, 2)
             write_card(staging, card)
             replace_dir(staging, target)
