@@ -1,6 +1,9 @@
 """MATH (Hendrycks et al., 2021): last-\\boxed extraction, math-verify equivalence, skips, prompts, bounded grading."""
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from importlib.metadata import version
@@ -108,6 +111,11 @@ def test_equivalent_answers_grade_correct(gold, pred):
 def test_wrong_answers_grade_wrong(gold, pred):
     grade = _grade(gold, pred)
     assert not grade.correct and grade.answer == pred
+
+
+def test_verify_is_asymmetric_so_the_gold_goes_first():
+    # math-verify: a gold inequality accepts the interval it describes, a gold interval rejects the inequality.
+    assert _grade("x<3", r"(-\infty,3)").correct and not _grade(r"(-\infty,3)", "x<3").correct
 
 
 def test_math_verify_rounds_decimals_to_six_places():
@@ -223,3 +231,23 @@ def test_a_grader_timeout_grades_wrong_and_is_counted(monkeypatch):
     assert (grade.answer, grade.correct, task.grader_timeouts) == ("0.5", False, 1)
     monkeypatch.undo()
     assert task.grade(_problem(r"\frac{1}{2}"), r"$\boxed{0.5}$").correct and task.grader_timeouts == 1
+
+
+def test_the_worker_exits_when_the_process_that_started_it_dies_abruptly():
+    # os._exit skips the executor's clean shutdown, as SIGTERM or SIGKILL would.
+    script = "import os; from computematch.tasks.math import bounded_call; print(bounded_call(os.getpid)); os._exit(0)"
+    worker = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout)
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely unreaped: an orphan's zombie lingers until whoever is PID 1 reaps it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = f"/proc/{pid}/stat"
+    return not os.path.exists(stat) or open(stat).read().rsplit(")", 1)[1].split()[0] != "Z"

@@ -131,7 +131,7 @@ def test_exp_run_with_a_new_ratio_reruns_only_the_wc_side(workspace):
     root, env, _ = workspace
     log = _run(["dvc", "exp", "run", "-S", "budget.ratio=3"], root, env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
-    assert ran == {"sample@wc", "filter@wc", "finetune@student-wc", "finetune@wc-wc", "finetune@se-wc",
+    assert ran == {"sample@wc", "filter@wc", "judge@wc", "finetune@student-wc", "finetune@wc-wc", "finetune@se-wc",
                    "evaluate@student-wc", "evaluate@wc-wc", "evaluate@se-wc", "report"}
     assert _metrics(root, "data", "wc")["samples_per_problem"] == 6
     assert _metrics(root, "sample", "wc")["reused"] > 0  # the earlier samples are a prefix of the new ones

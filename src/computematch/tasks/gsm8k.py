@@ -15,9 +15,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from computematch.config import TaskConfig
 from computematch.tasks.base import Grade, Problem
-from computematch.tasks.hub import SplitLoader
+from computematch.tasks.hub import BenchmarkTask
 
 MAX_CHARS = 8000
 _STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")  # lm-evaluation-harness gsm8k "strict-match"
@@ -121,16 +120,11 @@ def check_annotations(solution: str) -> tuple[int, int]:
     return checked, wrong
 
 
-class GSM8KTask:
+class GSM8KTask(BenchmarkTask):
     name = "gsm8k"
+    default_fewshot = 8  # the paper: 8-shot for GSM8K
     grader_version = "gsm8k-strict+flexible+annotations/1"
     stop = ("\n\nQuestion:", "Question:")
-
-    def __init__(self, config: TaskConfig):
-        self.config = config
-        self.fewshot = 8 if config.fewshot is None else config.fewshot  # the paper: 8-shot for GSM8K
-        self.loader = SplitLoader(config, self._problem)
-        self.exemplars: list[Problem] = []
 
     @staticmethod
     def _problem(row: dict, problem_id: str) -> Problem | None:
@@ -141,25 +135,11 @@ class GSM8KTask:
         steps = solution.split("####")[0].strip().count("\n") + 1
         return Problem(problem_id, question.strip(), answer, solution.strip(), steps)
 
-    def make_splits(self) -> dict[str, list[Problem]]:
-        splits = self.loader.make_splits()
-        self.exemplars = splits["corpus"][: self.fewshot]
-        return splits
-
-    def _shots(self) -> list[Problem]:
-        """The few-shot exemplars: the first corpus problems (train-split problems that are never sampled)."""
-        if not self.exemplars and self.fewshot:
-            from computematch import paths
-            from computematch.io import read_jsonl
-
-            self.exemplars = [Problem.from_dict(r) for r in read_jsonl(paths.split_file("corpus"))[: self.fewshot]]
-        return self.exemplars[: self.fewshot]
-
     def prompt(self, problem: Problem) -> str:
         """Few-shot 'Question: ... Answer: ...' with train exemplars, or the bare question for chat templates."""
         if self.config.prompt_style == "chat":
             return f"{problem.question}\nSolve step by step and end with '#### <answer>'."
-        shots = "".join(f"Question: {p.question}\nAnswer: {p.solution}\n\n" for p in self._shots())
+        shots = "".join(f"Question: {p.question}\nAnswer: {p.solution}\n\n" for p in self.shots())
         return f"{shots}Question: {problem.question}\nAnswer:"
 
     def grade(self, problem: Problem, completion: str) -> Grade:

@@ -79,3 +79,36 @@ class SplitLoader:
                                   f"(skipped: {dict(self.skipped.get(name, self.skipped.get('train', {})))})")
         return {"train": train, "val": val, "test": sorted(test, key=lambda p: p.id),
                 "corpus": corpus[: config.corpus_size] if config.corpus_size else corpus}
+
+
+class BenchmarkTask:
+    """What GSM8K and MATH share: loading through SplitLoader and few-shot exemplars from the corpus.
+
+    Subclasses set `default_fewshot` and implement `_problem(row, id)`, `prompt` and `grade`.
+    """
+
+    default_fewshot = 0
+
+    def __init__(self, config: TaskConfig):
+        self.config = config
+        self.fewshot = self.default_fewshot if config.fewshot is None else config.fewshot
+        self.loader = SplitLoader(config, self._problem)
+        self.exemplars: list[Problem] = []
+
+    @staticmethod
+    def _problem(row: dict, problem_id: str) -> Problem | None:
+        raise NotImplementedError
+
+    def make_splits(self) -> dict[str, list[Problem]]:
+        splits = self.loader.make_splits()
+        self.exemplars = splits["corpus"][: self.fewshot]
+        return splits
+
+    def shots(self) -> list[Problem]:
+        """The few-shot exemplars: the first corpus problems (train-split problems that are never sampled)."""
+        if not self.exemplars and self.fewshot:
+            from computematch import paths
+            from computematch.io import read_jsonl
+
+            self.exemplars = [Problem.from_dict(r) for r in read_jsonl(paths.split_file("corpus"))[: self.fewshot]]
+        return self.exemplars[: self.fewshot]

@@ -9,10 +9,11 @@ Rows carry `problem`, `solution`, `level` ("Level 3") and optionally `type`; MAT
 (or `\\fbox{}`) in the solution, as in the paper's `last_boxed_only_string`; a row without one is skipped.
 
 Grading: the last `\\boxed{}` of the completion is the model's answer, and it is correct when math-verify
-finds it equivalent to the gold answer (`verify(gold, pred)`, gold first: the gold decides e.g. how a
-bare `a = 3` versus `3` is compared). math-verify bounds its own time with signal.alarm, which only works in
-the main thread; so it runs here with its timeouts off, in one persistent worker process that is killed
-when a call outruns `MathTask.timeout_s` (the sample then grades wrong and `grader_timeouts` counts it).
+finds it equivalent to the gold answer (`verify(gold, pred)`, gold first: it is not symmetric, e.g. a gold
+`x<3` accepts `(-\\infty,3)` but a gold `(-\\infty,3)` rejects `x<3`). math-verify bounds its own time with
+signal.alarm, which only works in the main thread; so it runs here with its timeouts off, in one persistent
+worker process (spawned) that is killed when a call outruns `MathTask.timeout_s` (the sample then grades
+wrong and `grader_timeouts` counts it).
 MATH has no exact step checker, so `steps_ok` is always None. Model output is only ever parsed, never eval'd.
 """
 
@@ -23,6 +24,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -30,7 +32,7 @@ from importlib.metadata import version
 
 from computematch.config import TaskConfig
 from computematch.tasks.base import Grade, Problem
-from computematch.tasks.hub import SplitLoader
+from computematch.tasks.hub import BenchmarkTask
 
 # Longer "answers" are never a MATH answer (gold answers are tens of characters): they grade wrong without
 # being handed to sympy, where a runaway expression would only burn the timeout.
@@ -98,11 +100,20 @@ def difficulty(level) -> int:
 # ---------------------------------------------------------------- the bounded math-verify worker
 
 
-def _quiet_worker() -> None:
-    """Worker start-up: import math-verify once, and silence its 'timeout is disabled' warning (ours bounds it)."""
+def _start_worker(parent_pid: int) -> None:
+    """Worker start-up: import math-verify once, silence its 'timeout is disabled' warning (ours bounds the call),
+    and exit when the parent is gone: a parent killed (SIGTERM, SIGKILL, os._exit) never shuts its pool down,
+    and a ProcessPoolExecutor worker would otherwise wait for work forever."""
     import math_verify  # noqa: F401
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _parse(text: str) -> list:
@@ -127,8 +138,17 @@ def equivalent(gold: str, pred: str) -> bool:
 
 
 _pool: ProcessPoolExecutor | None = None
-_pool_pid = 0  # the process that started _pool: a forked child must not use (or kill) its parent's worker
 _pool_lock = threading.Lock()  # one call at a time: a call's timeout then measures its own work, not a queue
+
+
+def _forget_pool_in_forked_child() -> None:
+    """A forked child (a DataLoader worker, say) starts its own worker: the inherited pool is the parent's, never
+    to be used or killed here, and the inherited lock may have been held by another thread at the fork."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_forked_child)
 
 
 def _kill_pool() -> None:
@@ -151,7 +171,7 @@ def bounded_call(function, *args, timeout: float = TIMEOUT_S):
     spawn, not fork: the caller may hold CUDA, vLLM or tokenizer threads, which a forked child inherits badly.
     """
     with _pool_lock:
-        pool = _pool if _pool is not None and _pool_pid == os.getpid() else _start_pool()
+        pool = _pool or _start_pool()
         future = pool.submit(function, *args)
         try:
             return future.result(timeout=timeout)
@@ -167,10 +187,9 @@ def bounded_call(function, *args, timeout: float = TIMEOUT_S):
 
 def _start_pool() -> ProcessPoolExecutor:
     """The one worker, started and warmed up, so that its start-up (~0.3 s) is not charged to the first call."""
-    global _pool, _pool_pid
-    _pool, _pool_pid = None, os.getpid()  # an inherited pool is the parent's: forget it, never kill it
+    global _pool
     _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=_quiet_worker)
+                                initializer=_start_worker, initargs=(os.getpid(),))
     try:
         _pool.submit(int).result(timeout=120)
     except (BrokenProcessPool, TimeoutError) as error:
@@ -183,16 +202,14 @@ def _start_pool() -> ProcessPoolExecutor:
 # ---------------------------------------------------------------- the task
 
 
-class MathTask:
+class MathTask(BenchmarkTask):
     name = "math"
+    default_fewshot = 4  # the paper: 4-shot for MATH
     grader_version = f"math-last-boxed+math-verify-{version('math-verify')}/1"
     stop = ("\n\nProblem:", "Problem:")
 
     def __init__(self, config: TaskConfig):
-        self.config = config
-        self.fewshot = 4 if config.fewshot is None else config.fewshot  # the paper: 4-shot for MATH
-        self.loader = SplitLoader(config, self._problem)
-        self.exemplars: list[Problem] = []
+        super().__init__(config)
         self.timeout_s = TIMEOUT_S
         self.grader_timeouts = 0  # samples graded wrong because math-verify outran timeout_s
         self.grader_crashes = 0  # samples graded wrong because the worker process died
@@ -207,25 +224,11 @@ class MathTask:
             return None
         return Problem(problem_id, question.strip(), answer, solution.strip(), difficulty(row.get("level")))
 
-    def make_splits(self) -> dict[str, list[Problem]]:
-        splits = self.loader.make_splits()
-        self.exemplars = splits["corpus"][: self.fewshot]
-        return splits
-
-    def _shots(self) -> list[Problem]:
-        """The few-shot exemplars: the first corpus problems (train-split problems that are never sampled)."""
-        if not self.exemplars and self.fewshot:
-            from computematch import paths
-            from computematch.io import read_jsonl
-
-            self.exemplars = [Problem.from_dict(r) for r in read_jsonl(paths.split_file("corpus"))[: self.fewshot]]
-        return self.exemplars[: self.fewshot]
-
     def prompt(self, problem: Problem) -> str:
         """Few-shot 'Problem: ... Solution: ...' with train exemplars, or the bare problem for chat templates."""
         if self.config.prompt_style == "chat":
             return f"{problem.question}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
-        shots = "".join(f"Problem:\n{p.question}\n\nSolution:\n{p.solution}\n\n" for p in self._shots())
+        shots = "".join(f"Problem:\n{p.question}\n\nSolution:\n{p.solution}\n\n" for p in self.shots())
         return f"{shots}Problem:\n{problem.question}\n\nSolution:\n"
 
     def _count(self, counter: str) -> None:
