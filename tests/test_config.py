@@ -97,3 +97,15 @@ def test_cli_reports_a_missing_model_directory_and_leaves_no_output(tmp_path):
 def test_cli_rejects_an_unknown_arm(tmp_path):
     result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "teacher")
     assert result.returncode == 2 and "teacher" in result.stderr
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")) + [REPO / "params.yaml"],
+                         ids=lambda path: path.name)
+def test_every_configuration_is_valid_and_has_every_section_dvc_reads(path):
+    params = load_params(path)
+    raw = yaml.safe_load(path.read_text())
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    listed = {entry.split(".")[0] for stage in stages.values() for entry in (stage.get("do", stage).get("params") or [])
+              if "${" not in entry}
+    assert listed <= set(raw), f"{path.name} lacks {sorted(listed - set(raw))}"
+    assert {"wc", "se", "student"} <= set(params.models)

@@ -29,6 +29,7 @@ TINY_PARAMS = {
                  "logging_steps": 1, "seed": 0},
     "evaluation": {"samples": 2, "temperature": 0.7, "top_p": 1.0, "maj_k": [2], "max_new_tokens": 24,
                    "batch_size": 64, "seed": 0, "backend": "transformers"},
+    "judge": {"enabled": False},
     "runtime": {"threads": 1, "device": "cpu"},
     "tracking": {"enabled": True, "uri": None, "experiment": "computematch-test"},
 }
@@ -45,7 +46,8 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for folder in ("src", "prompts"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "DVC_SITE_CACHE_DIR": str(root / ".dvc-site"), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
