@@ -26,7 +26,10 @@ def test_report_renders_tables_and_verdicts(tmp_path):
     plots = make_plots(DATA, EVALS, tmp_path / "plots")
     assert [p.name for p in plots] == ["coverage.png", "diversity.png", "fpr.png", "accuracy.png"]
     assert all(p.stat().st_size > 1000 for p in plots)
-    text = render_report(DATA, EVALS, BASES, [str(p) for p in plots], problems=600)
+    judges = {"wc": {"enabled": True, "fpr": 0.25, "fpr_ci95": [0.1, 0.5], "judged": 20, "unparsable": 2,
+                     "agreement_with_step_checker": 0.9}, "se": {"enabled": False}}
+    text = render_report(DATA, EVALS, BASES, [str(p) for p in plots], problems=600, judges=judges)
+    assert "| WC | 25.0 | 10.0–50.0 | 20 | 2 | 90.0 |" in text and "| SE |" not in text.split("LLM-judged")[1][:200]
     assert "| 1 / 3 | 90.0 | 80.0 |" in text  # SE k=1 lines up with WC k=3
     assert "| Student-LM | 20.0 | 35.0 | 30.0 | +5.0 | +16.7% | +6.0% / +5.8% |" in text
     assert "| WC-LM | 40.0 | 45.0 | 46.0 | -1.0 |" in text and "+1.5% / ≈0" in text

@@ -113,8 +113,24 @@ def accuracy_table(evals: dict) -> list[str]:
     return lines
 
 
+def judge_table(judges: dict) -> list[str]:
+    """LLM-judged FPR per arm (only arms whose judge ran)."""
+    ran = {arm: j for arm, j in judges.items() if j.get("enabled")}
+    if not ran:
+        return []
+    lines = ["### LLM-judged false positives", "",
+             "| arm | judged FPR | 95% CI | judged | unparsable | agreement with the step checker |",
+             "|---|---|---|---|---|---|"]
+    for arm, j in ran.items():
+        low, high = j["fpr_ci95"]
+        agreement = _pct(j.get("agreement_with_step_checker")) if "agreement_with_step_checker" in j else "n/a"
+        lines.append(f"| {arm.upper()} | {_pct(j['fpr'])} | {_pct(low)}–{_pct(high)} | {j['judged']} "
+                     f"| {j['unparsable']} | {agreement} |")
+    return [*lines, ""]
+
+
 def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int,
-                  finetunes: dict | None = None) -> str:
+                  finetunes: dict | None = None, judges: dict | None = None) -> str:
     setups, setup_findings = setups_table(evals, problems, finetunes)
     base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,}" for role in bases)
     parts = [
@@ -140,6 +156,7 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         "",
         *difficulty_table(data),
         "",
+        *judge_table(judges or {}),
         f"## (b) Finetuning setups ({METRIC} on the test split)",
         "",
         *setups,

@@ -29,7 +29,8 @@ def main(params: Params) -> None:
     from computematch.tracking import stage_run
 
     with stage_run(params, "prepare") as tracker:
-        splits = get_task(params.task).make_splits()
+        task = get_task(params.task)
+        splits = task.make_splits()
         for split, problems in splits.items():
             write_jsonl(paths.split_file(split), (p.to_dict() for p in problems))
         sizes = {f"{split}_problems": len(problems) for split, problems in splits.items()}
@@ -38,3 +39,8 @@ def main(params: Params) -> None:
         for split, problems in splits.items():
             levels = Counter(p.difficulty for p in problems)
             print(f"{split}: {len(problems)} problems, by difficulty {dict(sorted(levels.items()))}")
+        skipped = getattr(task, "skipped", {})  # benchmark rows that could not become problems (never graded)
+        for split, reasons in skipped.items():
+            if reasons:
+                print(f"skipped in the source {split} split: {reasons}")
+                tracker.log_metrics({f"skipped_{split}": sum(reasons.values())})

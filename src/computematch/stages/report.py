@@ -24,10 +24,12 @@ def main(params: Params) -> None:
     bases = {role: read_json(paths.metrics_file("bootstrap", role)) for role in MODEL_ROLES}
     finetunes = {name: read_json(paths.metrics_file("finetune", name)) for name in EVALUATED
                  if paths.metrics_file("finetune", name).exists()}
+    judges = {arm: read_json(paths.metrics_file("judge", arm)) for arm in ("wc", "se")
+              if paths.metrics_file("judge", arm).exists()}
     problems = next(iter(evals.values()))["problems"] if evals else 0
     with stage_run(params, "report") as tracker:
         plots = make_plots(data, evals, PLOTS)
-        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems, finetunes))
+        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems, finetunes, judges))
         tracker.log_artifact(REPORT)
         for plot in plots:
             tracker.log_artifact(plot, artifact_path="plots")

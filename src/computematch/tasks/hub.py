@@ -99,6 +99,11 @@ class BenchmarkTask:
     def _problem(row: dict, problem_id: str) -> Problem | None:
         raise NotImplementedError
 
+    @property
+    def skipped(self) -> dict[str, dict[str, int]]:
+        """Rows skipped per source split, by reason."""
+        return {split: dict(counts) for split, counts in self.loader.skipped.items()}
+
     def make_splits(self) -> dict[str, list[Problem]]:
         splits = self.loader.make_splits()
         self.exemplars = splits["corpus"][: self.fewshot]
