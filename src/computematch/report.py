@@ -66,7 +66,7 @@ def difficulty_table(data: dict) -> list[str]:
 
 
 def setups_table(evals: dict, problems: int, finetunes: dict | None = None) -> tuple[list[str], list[str]]:
-    lines = [f"| setup | base | on WC data | on SE data | gain of WC data (abs, points) | gain (relative) "
+    lines = ["| setup | base | on WC data | on SE data | gain of WC data (abs, points) | gain (relative) "
              "| paper: relative gain, MATH low / high | paper: GSM8K low / high | this run |",
              "|---|---|---|---|---|---|---|---|---|"]
     findings = []

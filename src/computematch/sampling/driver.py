@@ -56,6 +56,23 @@ class SampleStore:
             handle.flush()
 
 
+def open_store(directory: Path, name: str, model_dir, config) -> SampleStore:
+    """The resume store for samples of the model at `model_dir` under `config` (a SamplingConfig).
+
+    Named by a fingerprint of the weights and of every setting that decides a sample (not batch size).
+    """
+    from computematch.models import load_card, resolve_weights, weights_digest
+
+    try:
+        weights = load_card(model_dir).get("weights_sha256")
+    except ValueError:  # no card: hash the weights themselves
+        weights = None
+    weights = weights or weights_digest(resolve_weights(model_dir)[0])
+    settings = fingerprint(weights=weights, backend=config.backend, temperature=config.temperature,
+                           top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=config.seed)
+    return SampleStore(Path(directory) / f"{name}-{settings}.jsonl")
+
+
 def _record(request: Request, completion: Completion) -> dict:
     return {
         "problem_id": request.problem_id,

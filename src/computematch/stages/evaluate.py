@@ -41,8 +41,9 @@ def score(problems, sampled: dict[str, list], greedy: dict[str, bool], maj_k) ->
 
 def main(params: Params, name: str) -> None:
     from computematch.evaluation import greedy_correct
+    from computematch.prompting import prompt_renderer
     from computematch.sampling import get_backend
-    from computematch.sampling.driver import SampleStore, draw, fingerprint
+    from computematch.sampling.driver import draw, open_store
     from computematch.tasks import get_task
     from computematch.tracking import stage_run
 
@@ -50,18 +51,12 @@ def main(params: Params, name: str) -> None:
         raise ConfigError(f"model {name!r}: unknown (known: {', '.join(EVALUATED)})")
     config, device = params.evaluation, params.runtime.apply()
     model_dir = paths.model_dir(name)
-    card = read_json(model_dir / "card.json")
     task, problems = get_task(params.task), read_split("test")
     with stage_run(params, f"evaluate@{name}") as tracker:
         tracker.log_params({"model": name, **{f"evaluation.{k}": v for k, v in vars(config).items()}})
         started = time.perf_counter()
-        settings = fingerprint(weights=card.get("weights_sha256") or str(card), backend=config.backend,
-                               temperature=config.temperature, top_p=config.top_p,
-                               max_new_tokens=config.max_new_tokens, seed=config.seed)
-        store = SampleStore(paths.RESUME / f"eval-{name}-{settings}.jsonl")
+        store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.sampling())
         backend = get_backend(model_dir, config.sampling(), device, stop=task.stop, runtime=params.runtime)
-        from computematch.prompting import prompt_renderer
-
         render = prompt_renderer(params.task, model_dir)
         records, _ = draw(backend, {p.id: render(task.prompt(p)) for p in problems}, config.samples, store,
                           config.batch_size)

@@ -46,7 +46,7 @@ def main(params: Params, arm: str) -> None:
     from tqdm import tqdm
 
     from computematch.sampling import get_backend
-    from computematch.sampling.driver import SampleStore, draw, fingerprint
+    from computematch.sampling.driver import draw, open_store
     from computematch.tasks import get_task
     from computematch.tracking import stage_run
 
@@ -59,9 +59,7 @@ def main(params: Params, arm: str) -> None:
 
     render = prompt_renderer(params.task, model_dir)
     prompts = {p.id: render(task.prompt(p)) for p in problems}
-    settings = fingerprint(weights=card["weights_sha256"], backend=config.backend, temperature=config.temperature,
-                           top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=config.seed)
-    store = SampleStore(paths.RESUME / f"sample-{arm}-{settings}.jsonl")
+    store = open_store(paths.RESUME, f"sample-{arm}", model_dir, config)
     with stage_run(params, f"sample@{arm}") as tracker:
         tracker.log_params({"arm": arm, "samples_per_problem": samples, "ratio": ratio,
                             **{f"sampling.{k}": v for k, v in vars(config).items()},
