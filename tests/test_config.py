@@ -109,3 +109,12 @@ def test_every_configuration_is_valid_and_has_every_section_dvc_reads(path):
               if "${" not in entry}
     assert listed <= set(raw), f"{path.name} lacks {sorted(listed - set(raw))}"
     assert {"wc", "se", "student"} <= set(params.models)
+
+
+def test_the_cli_starts_without_importing_heavy_libraries():
+    code = ("import sys, computematch.cli as cli; "
+            "heavy = {'torch', 'transformers', 'trl', 'mlflow', 'dvc', 'datasets'} & set(sys.modules); "
+            "assert not heavy, heavy; cli.cli.main(['--help'], standalone_mode=False)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "sample" in result.stdout and "finetune" in result.stdout
