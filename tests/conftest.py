@@ -25,19 +25,23 @@ def tiny_task():
     return get_task(TINY_TASK)
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, tiny_task):
-    """A 1-layer Llama briefly pretrained on the arith corpus, saved with its tokenizer."""
+def build_tiny_model(task, fields: dict, directory):
+    """A Llama with `fields` briefly pretrained on the task's corpus, saved with its tokenizer in `directory`."""
     import torch
 
     from computematch.models import build_char_tokenizer, pretrain
 
     torch.set_num_threads(1)
-    corpus = tiny_task.make_splits()["corpus"]
-    tokenizer = build_char_tokenizer("".join(tiny_task.prompt(p) + p.solution for p in corpus))
-    model, _ = pretrain(TINY_LLAMA, tokenizer, [tiny_task.prompt(p) for p in corpus], [p.solution for p in corpus],
+    corpus = task.make_splits()["corpus"]
+    tokenizer = build_char_tokenizer("".join(task.prompt(p) + p.solution for p in corpus))
+    model, _ = pretrain(fields, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus],
                         PretrainConfig(steps=20, batch_size=16, learning_rate=3e-3, warmup_steps=2))
-    directory = tmp_path_factory.mktemp("tiny-model")
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_task):
+    """A 1-layer Llama briefly pretrained on the arith corpus, saved with its tokenizer."""
+    return build_tiny_model(tiny_task, TINY_LLAMA, tmp_path_factory.mktemp("tiny-model"))

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from testing_utils import is_vllm_available, require_gpu, require_vllm
 
-from computematch.config import ConfigError, PretrainConfig, RuntimeConfig, SamplingConfig
+from computematch.config import ConfigError, RuntimeConfig, SamplingConfig
 from computematch.sampling import Request, get_backend
 from computematch.sampling.streams import sample_key
 from computematch.sampling.vllm import VLLMBackend
@@ -126,17 +126,10 @@ def test_the_engine_is_built_from_the_runtime_settings(monkeypatch):
 @pytest.fixture(scope="module")
 def vllm_model_dir(tmp_path_factory, tiny_task):
     """Like conftest's tiny_model_dir, but with 64-wide heads: vllm's attention kernels do not take 8-wide ones."""
-    from computematch.models import build_char_tokenizer, pretrain
+    from conftest import build_tiny_model
 
-    corpus = tiny_task.make_splits()["corpus"]
-    tokenizer = build_char_tokenizer("".join(tiny_task.prompt(p) + p.solution for p in corpus))
     fields = {"hidden_size": 128, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 256}
-    model, _ = pretrain(fields, tokenizer, [tiny_task.prompt(p) for p in corpus], [p.solution for p in corpus],
-                        PretrainConfig(steps=20, batch_size=16, learning_rate=3e-3, warmup_steps=2))
-    directory = tmp_path_factory.mktemp("tiny-vllm-model")
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return build_tiny_model(tiny_task, fields, tmp_path_factory.mktemp("tiny-vllm-model"))
 
 
 def _draw(backend, problems, samples, batch_size):

@@ -45,6 +45,7 @@ def check_arm(arm: str) -> None:
 def main(params: Params, arm: str) -> None:
     from tqdm import tqdm
 
+    from computematch.prompting import prompt_renderer
     from computematch.sampling import get_backend
     from computematch.sampling.driver import draw, open_store
     from computematch.tasks import get_task
@@ -55,8 +56,6 @@ def main(params: Params, arm: str) -> None:
     card = load_card(model_dir)
     samples, ratio = samples_per_problem(params, arm)
     task, problems = get_task(params.task), read_split("train")
-    from computematch.prompting import prompt_renderer
-
     render = prompt_renderer(params.task, model_dir)
     prompts = {p.id: render(task.prompt(p)) for p in problems}
     store = open_store(paths.RESUME, f"sample-{arm}", model_dir, config)
