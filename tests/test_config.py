@@ -39,10 +39,40 @@ def test_repository_params_are_valid():
     ({"task__levels": []}, "task.levels"),
     ({"task__corpus_weights": [1, 2]}, "task.corpus_weights"),
     ({"tracking__enabled": "yes"}, "tracking.enabled"),
+    ({"budget__ratio": float("nan")}, "budget.ratio"),
+    ({"budget__ratio": float("inf")}, "budget.ratio"),
+    ({"sampling__temperature": float("nan")}, "sampling.temperature"),
+    ({"evaluation__top_p": float("nan")}, "evaluation.top_p"),
+    ({"sampling__backend": "vllmm"}, "sampling.backend"),
+    ({"evaluation__backend": "tgi"}, "evaluation.backend"),
+    ({"filter__dedup": "yes"}, "filter.dedup"),
+    ({"task__decontamination_ngram": -1}, "task.decontamination_ngram"),
 ])
 def test_bad_values_name_their_key(changes, culprit):
     with pytest.raises(ConfigError, match=rf"^{culprit}:"):
         parse_params(_raw(**changes))
+
+
+def test_yaml_nan_and_infinity_are_rejected_by_name(tmp_path):
+    for spelling in (".nan", ".inf", "-.inf"):
+        text = (REPO / "params.yaml").read_text().replace("ratio: auto ", f"ratio: {spelling} ")
+        result = _cli(tmp_path, text, "budget")
+        assert result.returncode == 2 and result.stderr.startswith("error: budget.ratio: must be a finite number")
+
+
+@pytest.mark.parametrize("section, bad, culprit", [
+    ("pretrain", "hidden_sise", "models.wc.pretrain.hidden_sise: not a transformers LlamaConfig field"),
+    ("finetune", "learning_rat", "finetune.learning_rat: not a TRL SFTConfig field"),
+])
+def test_misspelled_passthrough_fields_fail_every_stage_at_load(tmp_path, section, bad, culprit):
+    raw = _raw(tracking__enabled=False)
+    if section == "pretrain":
+        raw["models"]["wc"]["pretrain"][bad] = 64
+    else:
+        raw["finetune"][bad] = 1e-3
+    result = _cli(tmp_path, yaml.safe_dump(raw), "prepare")  # the first stage, long before finetune or bootstrap
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {culprit}"]
+    assert not (tmp_path / "data").exists()
 
 
 def test_unknown_model_key_and_section_are_rejected():

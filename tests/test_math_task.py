@@ -141,6 +141,17 @@ def test_identical_text_is_correct_without_asking_the_worker(monkeypatch):
     assert _grade(r"\frac{1}{2}", r"\frac{1}{2}").correct and _grade("1,  2", "1, 2").correct
 
 
+def test_an_answer_with_a_lone_surrogate_grades_wrong_without_asking_the_worker(monkeypatch):
+    assert equivalent("5", "5\udcff")  # math-verify drops the surrogate and compares what is left
+
+    def no_worker(*args, **kwargs):
+        raise AssertionError("text that is not UTF-8 must not reach math-verify")
+
+    monkeypatch.setattr(math_task, "bounded_call", no_worker)
+    grade = _grade("5", "5\udcff")
+    assert grade.answer == "5\udcff" and not grade.correct and grade.by_mode == {"boxed": False}
+
+
 def test_a_gold_math_verify_parses_to_nothing_still_matches_identical_text():
     # math-verify falls back to the raw string for most unparsable LaTeX (so '???' equals '???'), but a lone
     # '$' breaks the $...$ wrapping and parses to nothing, which verify calls unequal to everything.

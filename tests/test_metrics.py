@@ -63,9 +63,21 @@ def test_evaluation_scores_pass_at_1_greedy_and_majority_by_difficulty():
     problems = [Problem("a", "q", "5", "s", 2), Problem("b", "q", "3", "s", 3)]
     sampled = {"a": [Grade("5", True, True), Grade("4", False, False), Grade("5", True, True), Grade(None, False, False)],
                "b": [Grade("1", False, False), Grade("3", True, True), Grade("1", False, False), Grade("3", True, False)]}
-    result = score(problems, sampled, {"a": True, "b": False}, maj_k=(1, 4))
+    result = score(problems, sampled, {"a": Grade("5", True, True), "b": Grade("2", False, False)}, maj_k=(1, 4))
     assert result["pass@1"] == pytest.approx((2 / 4 + 2 / 4) / 2)
     assert result["greedy"] == 0.5
     assert result["maj@1"] == 0.5  # a: first answer 5 (right); b: first answer 1 (wrong)
     assert result["maj@4"] == 0.5  # a: 5 wins; b: 1 and 3 tie, 1 came first
     assert result["by_difficulty"]["3"] == {"pass@1": 0.5, "greedy": 0.0, "maj@1": 0.0, "maj@4": 0.0}
+
+
+def test_evaluation_reports_every_grading_mode_side_by_side():
+    from computematch.stages.evaluate import score
+    from computematch.tasks import Grade, Problem
+
+    problems = [Problem("a", "q", "18", "s", 2)]
+    strict_miss = Grade(None, False, None, by_mode={"strict": False, "flexible": True})  # ends "A: 18"
+    hit = Grade("18", True, None, by_mode={"strict": True, "flexible": True})
+    result = score(problems, {"a": [strict_miss, hit]}, {"a": strict_miss}, maj_k=())
+    assert result["pass@1"] == 0.5 and result["greedy"] == 0.0
+    assert result["by_grading"] == {"flexible": {"pass@1": 1.0, "greedy": 1.0}, "strict": {"pass@1": 0.5, "greedy": 0.0}}

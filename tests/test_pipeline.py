@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 TINY_PARAMS = {
     "task": {"name": "arith", "seed": 0, "train_size": 16, "val_size": 6, "test_size": 6, "levels": [2, 3],
-             "corpus_size": 300, "corpus_weights": [1, 1]},
+             "corpus_size": 300, "corpus_weights": [1, 1], "grading": "strict", "decontamination_ngram": 8},
     "models": {
         "student": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
         "wc": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
@@ -25,6 +25,7 @@ TINY_PARAMS = {
     "budget": {"se_samples": 2, "ratio": "auto", "param_count": "non_embedding"},
     "sampling": {"backend": "transformers", "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 24,
                  "batch_size": 64, "seed": 0},
+    "filter": {"dedup": True},
     "finetune": {"max_steps": 4, "per_device_train_batch_size": 8, "learning_rate": 0.003, "save_steps": 2,
                  "logging_steps": 1, "seed": 0},
     "evaluation": {"samples": 2, "temperature": 0.7, "top_p": 1.0, "maj_k": [2], "max_new_tokens": 24,
@@ -78,7 +79,11 @@ def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
         kept = (root / "data" / "filter" / f"{arm}.jsonl").read_text().splitlines()
         assert len(kept) == data["kept"]
         assert all(set(json.loads(line)) >= {"prompt", "completion"} for line in kept)
+        assert data["decontamination"] == {"ngram": 8, "dropped": {"train": 0, "val": 0, "corpus": 0}}
+        assert data["kept"] + data["duplicates_dropped"] == data["correct_samples"]
+        assert data["environment"]["torch"] and data["grading"]["mode"] == "strict"
     se_card = json.loads((root / "models/base/se/card.json").read_text())
+    assert se_card["environment"]["threads"] == 1 and se_card["environment"]["transformers"]
     wc_card = json.loads((root / "models/base/wc/card.json").read_text())
     ratio = se_card["parameters"]["non_embedding"] / wc_card["parameters"]["non_embedding"]
     assert _metrics(root, "data", "wc")["samples_per_problem"] == round(ratio * 2)
@@ -120,7 +125,9 @@ def test_report_has_the_papers_tables_and_plots(workspace):
         assert (root / "metrics" / "plots" / f"{plot}.png").stat().st_size > 1000
         assert f"plots/{plot}.png" in report
     evaluation = _metrics(root, "eval", "se-wc")
-    assert {"pass@1", "greedy", "maj@2", "by_difficulty"} <= set(evaluation)
+    assert {"pass@1", "greedy", "maj@2", "by_difficulty", "by_grading", "environment"} <= set(evaluation)
+    assert "Decontamination (8-word n-grams" in report and "duplicates dropped" in report
+    assert "Produced with: " in report and "transformers " in report
 
 
 def test_second_repro_does_nothing(workspace):

@@ -14,10 +14,10 @@ import sys
 
 import click
 
-from computematch.config import ConfigError
+from computematch.errors import UserError
 
 # Before torch is first imported: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
-# spinning threads made tiny matmuls several times slower; see CALIBRATION.md).
+# spinning threads made tiny matmuls several times slower; see docs/stack.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -30,9 +30,13 @@ ARM = click.argument("arm", type=click.Choice(["wc", "se"]))
 
 
 def _params(path: str):
+    """params.yaml, validated whole: a misspelled key of any section fails every stage, not just its own."""
     from computematch.config import load_params
+    from computematch.library_fields import check_passthrough_fields
 
-    return load_params(path)
+    params = load_params(path)
+    check_passthrough_fields(params)
+    return params
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,7 +135,7 @@ def budget(params_path: str) -> None:
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except ConfigError as error:
+    except UserError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:

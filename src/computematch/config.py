@@ -14,18 +14,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from computematch.errors import ConfigError  # noqa: F401  (re-exported: the error of this module)
+
 MODEL_ROLES = ("student", "wc", "se")  # the paper's three models: student, weaker-cheaper, stronger-expensive
 ARMS = ("wc", "se")  # the two sampling arms
-
-
-class ConfigError(ValueError):
-    """A bad value in params.yaml (or a bad argument naming an item of it)."""
 
 
 # ---------------------------------------------------------------- checking helpers
@@ -50,6 +49,8 @@ def _number(key: str, value: Any, low: float | None = None, high: float | None =
             low_open: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         _fail(key, f"must be a number, got {value!r}")
+    if not math.isfinite(value):  # YAML's .nan / .inf: NaN compares false with every bound below
+        _fail(key, f"must be a finite number, got {value!r}")
     if low is not None and (value < low or (low_open and value == low)):
         _fail(key, f"must be {'>' if low_open else '>='} {low}, got {value!r}")
     if high is not None and value > high:
@@ -105,10 +106,14 @@ class TaskConfig:
     files: dict | None = None  # {train: path, test: path}: local .jsonl / .json / .parquet
     prompt_style: str = "fewshot"  # fewshot (exemplars from the train split) or chat (the model's template)
     fewshot: int | None = None  # exemplars; None = the paper's (8 for GSM8K, 4 for MATH)
+    grading: str | None = None  # the answer extraction that filters and scores (gsm8k: flexible or strict); None = the task's default
+    decontamination_ngram: int = 8  # drop train/val/corpus problems sharing a word n-gram with a test problem; 0 = off
 
     def __post_init__(self):
         _string("task.name", self.name)
         _string("task.prompt_style", self.prompt_style, ("fewshot", "chat"))
+        if self.grading is not None:
+            _string("task.grading", self.grading)
         if self.fewshot is not None:
             _positive_int("task.fewshot", self.fewshot, allow_zero=True)
         for key in ("source", "subset", "test_source"):
@@ -120,6 +125,7 @@ class TaskConfig:
             for split, path in self.files.items():
                 _string(f"task.files.{split}", path)
         _positive_int("task.seed", self.seed, allow_zero=True)
+        _positive_int("task.decontamination_ngram", self.decontamination_ngram, allow_zero=True)
         for key in ("train_size", "val_size", "test_size"):
             _positive_int(f"task.{key}", getattr(self, key))
         _positive_int("task.corpus_size", self.corpus_size, allow_zero=True)
@@ -200,6 +206,16 @@ class BudgetConfig:
         _string("budget.param_count", self.param_count, PARAM_COUNTS)
 
 
+def _check_decoding(section: str, settings) -> None:
+    """The decoding settings that `sampling` and `evaluation` share, named by their own section."""
+    _string(f"{section}.backend", settings.backend)
+    _number(f"{section}.temperature", settings.temperature, low=0)
+    _number(f"{section}.top_p", settings.top_p, low=0, high=1, low_open=True)
+    _positive_int(f"{section}.max_new_tokens", settings.max_new_tokens)
+    _positive_int(f"{section}.batch_size", settings.batch_size)
+    _positive_int(f"{section}.seed", settings.seed, allow_zero=True)
+
+
 @dataclass(frozen=True)
 class SamplingConfig:
     """How solutions are drawn; the same settings for both arms."""
@@ -212,12 +228,18 @@ class SamplingConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _string("sampling.backend", self.backend)
-        _number("sampling.temperature", self.temperature, low=0)
-        _number("sampling.top_p", self.top_p, low=0, high=1, low_open=True)
-        _positive_int("sampling.max_new_tokens", self.max_new_tokens)
-        _positive_int("sampling.batch_size", self.batch_size)
-        _positive_int("sampling.seed", self.seed, allow_zero=True)
+        _check_decoding("sampling", self)
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Which sampled solutions become SFT data: the right final answer (task.grading), and optionally unique ones."""
+
+    dedup: bool = True  # one copy of each solution per problem (the same "unique" as diversity)
+
+    def __post_init__(self):
+        if not isinstance(self.dedup, bool):
+            _fail("filter.dedup", f"must be true or false, got {self.dedup!r}")
 
 
 @dataclass(frozen=True)
@@ -242,8 +264,7 @@ class EvaluationConfig:
             if k > self.samples:
                 _fail("evaluation.maj_k", f"maj@{k} needs at least {k} samples (evaluation.samples is {self.samples})")
         object.__setattr__(self, "maj_k", tuple(self.maj_k))
-        SamplingConfig(backend=self.backend, temperature=self.temperature, top_p=self.top_p,
-                       max_new_tokens=self.max_new_tokens, batch_size=self.batch_size, seed=self.seed)
+        _check_decoding("evaluation", self)
 
     def sampling(self, greedy: bool = False) -> SamplingConfig:
         return SamplingConfig(backend=self.backend, temperature=0.0 if greedy else self.temperature, top_p=self.top_p,
@@ -332,6 +353,7 @@ class Params:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     finetune: dict = field(default_factory=dict)  # TRL SFTConfig fields, checked against SFTConfig when used
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
@@ -356,6 +378,7 @@ SECTIONS = {
     "pretrain": PretrainConfig,
     "budget": BudgetConfig,
     "sampling": SamplingConfig,
+    "filter": FilterConfig,
     "runtime": RuntimeConfig,
     "evaluation": EvaluationConfig,
     "judge": JudgeConfig,
@@ -388,6 +411,13 @@ def parse_params(raw: Any) -> Params:
     finetune = raw.get("finetune") or {}
     if not isinstance(finetune, dict):
         _fail("finetune", f"must be a mapping of TRL SFTConfig fields, got {finetune!r}")
+    from computematch.sampling import BACKENDS  # the registry's names; no backend is imported
+
+    for key, backend in (("sampling.backend", sections["sampling"].backend),
+                         ("evaluation.backend", sections["evaluation"].backend),
+                         ("judge.backend", sections["judge"].backend)):
+        if backend not in BACKENDS:
+            _fail(key, f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     return Params(models=models, finetune=finetune, raw=raw, **sections)
 
 

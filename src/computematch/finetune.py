@@ -9,7 +9,6 @@ Prompt/completion records train with the loss on the completion only (TRL's defa
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 from typing import Callable, Sequence
@@ -31,20 +30,45 @@ def sft_config(fields: dict, output_dir: Path, cuda: bool):
     """SFTConfig from params fields (plus CPU-safe defaults the params may override)."""
     from trl import SFTConfig
 
-    known = {f.name for f in dataclasses.fields(SFTConfig)}
-    for name in fields:
-        if name not in known:
-            raise ConfigError(f"finetune.{name}: not a TRL SFTConfig field")
-    if "output_dir" in fields:
-        raise ConfigError("finetune.output_dir: set by the stage (models/ft/<model>-<data>), not in params")
+    from computematch.library_fields import check_sft_fields
+
+    check_sft_fields(fields)
     try:
         return SFTConfig(output_dir=str(output_dir), **{**cpu_defaults(cuda), **fields})
     except (TypeError, ValueError) as error:
         raise ConfigError(f"finetune: {str(error).splitlines()[0]}") from None
 
 
-def finetune(model_dir, records: Sequence[dict], fields: dict, work_dir: Path, cuda: bool = False):
-    """Train a copy of the model at `model_dir` on `records`; returns (checkpoint dirs by step, log history)."""
+def progress_callback(desc: str):
+    """A Trainer callback that shows steps, the latest logged loss and an ETA (progress.Progress)."""
+    from transformers import TrainerCallback
+
+    from computematch.progress import Progress
+
+    class ProgressCallback(TrainerCallback):
+        progress = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.progress = Progress(state.max_steps, desc, unit="step")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.progress is not None and logs and "loss" in logs:
+                self.progress.figures["loss"] = float(logs["loss"])
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.progress.update(1)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.progress.close()
+
+    return ProgressCallback()
+
+
+def finetune(model_dir, records: Sequence[dict], fields: dict, work_dir: Path, cuda: bool = False,
+             desc: str | None = None):
+    """Train a copy of the model at `model_dir` on `records`; returns (checkpoint dirs by step, log history).
+
+    With `desc`, progress (step, loss, ETA) is shown under that name."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
@@ -58,7 +82,8 @@ def finetune(model_dir, records: Sequence[dict], fields: dict, work_dir: Path, c
     tokenizer = AutoTokenizer.from_pretrained(weights, gguf_file=gguf_file)
     model = AutoModelForCausalLM.from_pretrained(weights, gguf_file=gguf_file)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in records])
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                         callbacks=[progress_callback(desc)] if desc else None)
     trainer.train()
     return checkpoints(work_dir), trainer.state.log_history
 

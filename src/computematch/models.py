@@ -10,7 +10,6 @@ Every base model ends up as a directory that `AutoModelForCausalLM.from_pretrain
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from computematch.config import ConfigError, ModelSpec, PretrainConfig
+from computematch.errors import MissingInputError
 
 CARD_FILE = "card.json"
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos>", "unk_token": "<unk>"}
@@ -77,14 +77,13 @@ def count_parameters_from_config(config) -> dict[str, int]:
 # ---------------------------------------------------------------- pretraining from scratch
 
 
-def llama_config(fields: dict, tokenizer):
+def llama_config(fields: dict, tokenizer, key: str = "pretrain"):
     """LlamaConfig from params fields; unknown field names are an error naming the field."""
     from transformers import LlamaConfig
 
-    known = set(inspect.signature(LlamaConfig.__init__).parameters) - {"self", "kwargs"}
-    for name in fields:
-        if name not in known:
-            raise ConfigError(f"pretrain field {name!r}: not a LlamaConfig field")
+    from computematch.library_fields import check_llama_fields
+
+    check_llama_fields(fields, key)
     return LlamaConfig(
         **{**TINY_LLAMA_DEFAULTS, **fields},
         vocab_size=len(tokenizer),
@@ -128,10 +127,15 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 
 
 def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Sequence[str],
-             config: PretrainConfig, log_every: int = 50, on_log: Callable[[int, float], None] | None = None):
-    """Train a Llama from scratch on (prompt, completion) text; returns (model, stats)."""
+             config: PretrainConfig, log_every: int = 50, on_log: Callable[[int, float], None] | None = None,
+             desc: str | None = None):
+    """Train a Llama from scratch on (prompt, completion) text; returns (model, stats).
+
+    With `desc`, progress (step, loss, ETA) is shown under that name (progress.Progress)."""
     import torch
     from transformers import LlamaForCausalLM
+
+    from computematch.progress import Progress
 
     if not prompts:
         raise ConfigError("task.corpus_size: a model to pretrain needs a non-empty corpus")
@@ -146,6 +150,7 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
     generator = torch.Generator().manual_seed(config.seed)
     order, cursor, curve, tokens = torch.randperm(len(examples), generator=generator), 0, [], 0
     started = time.perf_counter()
+    progress = Progress(config.steps, desc, unit="step") if desc else None
     for step in range(config.steps):
         if cursor + config.batch_size > len(order):  # a new epoch, reshuffled
             order, cursor = torch.randperm(len(examples), generator=generator), 0
@@ -159,10 +164,14 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += int(attention.sum())
+        if progress is not None:
+            progress.update(1, loss=loss.item())
         if step % log_every == 0 or step == config.steps - 1:
             curve.append((step, round(loss.item(), 5)))
             if on_log is not None:
                 on_log(step, loss.item())
+    if progress is not None:
+        progress.close()
     model.eval()
     stats = {
         "steps": config.steps,
@@ -240,7 +249,7 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype: str = "auto"):
 
     weights, gguf_file = resolve_weights(model_dir)
     if not (weights / "config.json").exists() and gguf_file is None:
-        raise ConfigError(f"{model_dir}: not a model directory (run `dvc repro bootstrap` first)")
+        raise MissingInputError(f"{model_dir}: not a model directory (run `dvc repro bootstrap` first)")
     tokenizer = AutoTokenizer.from_pretrained(weights, gguf_file=gguf_file)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
@@ -258,5 +267,5 @@ def write_card(model_dir: Path, card: dict) -> None:
 def load_card(model_dir: str | Path) -> dict:
     path = Path(model_dir) / CARD_FILE
     if not path.exists():
-        raise ConfigError(f"{path}: missing model card (run `dvc repro bootstrap` first)")
+        raise MissingInputError(f"{path}: missing model card (run `dvc repro bootstrap` first)")
     return json.loads(path.read_text())

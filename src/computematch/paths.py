@@ -7,6 +7,7 @@ MODELS = Path("models")
 METRICS = Path("metrics")
 
 RESUME = DATA / "resume"  # resumable sample stores; not DVC outputs, gitignored
+PREPARE_METRICS = METRICS / "prepare.json"  # split sizes, skipped source rows, decontamination counts
 
 
 def split_file(split: str) -> Path:

@@ -129,8 +129,70 @@ def judge_table(judges: dict) -> list[str]:
     return [*lines, ""]
 
 
+def hygiene_lines(data: dict) -> list[str]:
+    """Decontamination, duplicates dropped and the grading mode of the SFT data (and annotation checks)."""
+    wc, se = data["wc"], data["se"]
+    lines = []
+    decontamination = se.get("decontamination")
+    if decontamination:
+        dropped = ", ".join(f"{split} {n}" for split, n in decontamination["dropped"].items()) or "off"
+        lines.append(f"- Decontamination ({decontamination['ngram']}-word n-grams shared with a test problem): "
+                     f"dropped {dropped}.")
+    if "duplicates_dropped" in wc:
+        state = "on" if wc.get("dedup") else "off"
+        lines.append(f"- SFT data (dedup {state}): WC keeps {wc['kept']} of {wc['correct_samples']} right-answer "
+                     f"samples ({wc['duplicates_dropped']} duplicates dropped), SE {se['kept']} of "
+                     f"{se['correct_samples']} ({se['duplicates_dropped']} dropped).")
+    grading = se.get("grading")
+    if grading:
+        modes = "; ".join(f"{mode}: coverage WC {_pct(wc['grading']['by_mode'][mode]['coverage'])} / "
+                          f"SE {_pct(grading['by_mode'][mode]['coverage'])}" for mode in grading["by_mode"])
+        lines.append(f"- Filtered and scored with `{grading['mode']}` grading. Every mode the task offers: {modes}.")
+    for arm, metrics in (("WC", wc), ("SE", se)):
+        checks = metrics.get("step_checks")
+        if checks:
+            lines.append(f"- {arm} calculator annotations: {checks['checked']} checked, {checks['wrong']} wrong, "
+                         f"{checks['unparsable']} unparsable.")
+    return lines
+
+
+def grading_table(evals: dict) -> list[str]:
+    """pass@1 and greedy under every grading mode, where the task offers more than one."""
+    modes = sorted({mode for result in evals.values() for mode in result.get("by_grading", {})})
+    if len(modes) < 2:
+        return []
+    lines = ["By grading mode (pass@1 / greedy):", "",
+             "| model | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
+    for name, result in evals.items():
+        cells = [f"{_pct(result['by_grading'][m]['pass@1'])} / {_pct(result['by_grading'][m]['greedy'])}"
+                 if m in result.get("by_grading", {}) else "n/a" for m in modes]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def environment_lines(environments: dict[str, dict]) -> list[str]:
+    """What produced the metrics: the settings every stage shared, then any that differed, with their stages."""
+    recorded = {source: env for source, env in environments.items() if env}
+    if not recorded:
+        return ["No environment recorded (metrics from an older version)."]
+    keys = list(dict.fromkeys(key for env in recorded.values() for key in env))
+    shared, differing = [], []
+    for key in keys:
+        values: dict[str, list[str]] = {}
+        for source, env in recorded.items():
+            if env.get(key) is not None:
+                values.setdefault(str(env[key]), []).append(source)
+        if len(values) == 1:
+            shared.append(f"{key} {next(iter(values))}")
+        elif values:
+            differing.append(f"- {key}: " + "; ".join(f"{value} ({', '.join(sources)})"
+                                                       for value, sources in values.items()))
+    return [f"Produced with: {', '.join(shared)}.", *differing]
+
+
 def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int,
-                  finetunes: dict | None = None, judges: dict | None = None) -> str:
+                  finetunes: dict | None = None, judges: dict | None = None,
+                  environments: dict[str, dict] | None = None) -> str:
     setups, setup_findings = setups_table(evals, problems, finetunes)
     base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,}" for role in bases)
     parts = [
@@ -156,6 +218,10 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         "",
         *difficulty_table(data),
         "",
+        "Data hygiene:",
+        "",
+        *hygiene_lines(data),
+        "",
         *judge_table(judges or {}),
         f"## (b) Finetuning setups ({METRIC} on the test split)",
         "",
@@ -165,9 +231,14 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         "",
         *accuracy_table(evals),
         "",
+        *grading_table(evals),
         "## (c) Plots",
         "",
         *[f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots],
+        "",
+        "## Environment",
+        "",
+        *environment_lines(environments or {}),
         "",
     ]
     return "\n".join(parts)

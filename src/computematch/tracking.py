@@ -20,11 +20,17 @@ from pathlib import Path
 from typing import Iterator
 
 from computematch.config import Params, TrackingConfig
+from computematch.errors import TrackingError
 
 GROUP_TAG = "computematch.group"
 ROLE_TAG = "computematch.role"
 DEFAULT_STORE = "mlflow.db"  # sqlite file in the repository root (gitignored)
 ARTIFACT_DIR = "mlartifacts"
+PROBE_TIMEOUT_S = 5.0
+# MLflow's HTTP client retries 7 times with exponential backoff and a 120 s timeout: a server that goes away
+# mid-stage would stall it for minutes. Bounded here (the environment still overrides).
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
 class NullTracker:
@@ -50,6 +56,27 @@ def tracking_uri(config: TrackingConfig, root: Path | None = None) -> str:
     """MLFLOW_TRACKING_URI, else tracking.uri, else a sqlite file in the repository root."""
     root = Path(root or Path.cwd()).resolve()
     return os.environ.get("MLFLOW_TRACKING_URI") or config.uri or f"sqlite:///{root / DEFAULT_STORE}"
+
+
+def check_reachable(uri: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """An http(s) tracking server must answer /health within `timeout` seconds; a one-line TrackingError if not.
+
+    Checked before the stage does any work, so an unreachable server costs seconds and leaves no output.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            response.read(64)
+    except urllib.error.HTTPError:
+        return  # it answered: an auth or routing matter for MLflow's client to report
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise TrackingError(f"tracking.uri: the MLflow server at {uri} is unreachable ({reason}); start it, fix "
+                            "tracking.uri / MLFLOW_TRACKING_URI, or set tracking.enabled: false") from None
 
 
 def mlflow_key(name: str) -> str:
@@ -167,11 +194,14 @@ def stage_run(params: Params, stage: str, root: Path | None = None) -> Iterator[
     if not config.enabled:
         yield NullTracker()
         return
+    root = Path(root or Path.cwd()).resolve()
+    uri = tracking_uri(config, root)
+    check_reachable(uri)
+    for name, value in HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    root = Path(root or Path.cwd()).resolve()
-    uri = tracking_uri(config, root)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     experiment_id = _experiment_id(client, config.experiment, uri, root)

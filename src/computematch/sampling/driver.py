@@ -61,11 +61,12 @@ def open_store(directory: Path, name: str, model_dir, config) -> SampleStore:
 
     Named by a fingerprint of the weights and of every setting that decides a sample (not batch size).
     """
+    from computematch.errors import MissingInputError
     from computematch.models import load_card, resolve_weights, weights_digest
 
     try:
         weights = load_card(model_dir).get("weights_sha256")
-    except ValueError:  # no card: hash the weights themselves
+    except MissingInputError:  # no card: hash the weights themselves
         weights = None
     weights = weights or weights_digest(resolve_weights(model_dir)[0])
     settings = fingerprint(weights=weights, backend=config.backend, temperature=config.temperature,

@@ -9,14 +9,12 @@ counts (the budget's P), and the model's greedy accuracy on the validation split
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from computematch import paths
 from computematch.config import Params
-from computematch.io import replace_dir, write_json
+from computematch.io import replace_dir, staging_dir, write_json
 from computematch.models import (
     PARAM_COUNT_NOTE, build_char_tokenizer, count_parameters, count_parameters_from_config, pretrain,
     resolve_source, weights_digest, write_card,
@@ -42,7 +40,8 @@ def build_model(params: Params, role: str, staging: Path, on_log=None) -> dict:
         tokenizer = task_tokenizer(task)
         corpus = read_split("corpus")
         model, stats = pretrain(spec.pretrain, tokenizer, [task.prompt(p) for p in corpus],
-                                [p.solution for p in corpus], params.pretrain, on_log=on_log)
+                                [p.solution for p in corpus], params.pretrain, on_log=on_log,
+                                desc=f"pretrain@{role}")
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         return {"source": "pretrain", "architecture": spec.pretrain, "parameters": count_parameters(model),
@@ -60,6 +59,7 @@ def build_model(params: Params, role: str, staging: Path, on_log=None) -> dict:
 
 def main(params: Params, role: str) -> None:
     from computematch.evaluation import greedy_accuracy, solution_budget
+    from computematch.provenance import environment
     from computematch.tracking import stage_run
 
     params.model(role)  # an unknown role fails here, before any work
@@ -69,9 +69,7 @@ def main(params: Params, role: str) -> None:
         tracker.log_params({"role": role, **{f"pretrain.{k}": v for k, v in vars(params.pretrain).items()},
                             f"models.{role}": params.model(role)})
         started = time.perf_counter()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{role}."))
-        try:
+        with staging_dir(target) as staging:
             card = {"role": role, **build_model(params, role, staging, on_log=lambda step, loss: tracker.log_metrics(
                 {"pretrain_loss": loss}, step=step))}
             card["parameter_count_note"] = PARAM_COUNT_NOTE
@@ -80,10 +78,9 @@ def main(params: Params, role: str) -> None:
             card["val_greedy"] = greedy_accuracy(staging, task, val, max_new_tokens=solution_budget(val),
                                                  device=device, runtime=params.runtime)
             card["seconds"] = round(time.perf_counter() - started, 2)
+            card["environment"] = environment(params.runtime.threads)
             write_card(staging, card)
             replace_dir(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)  # gone already on success
         summary = {f"{role}.params_total": card["parameters"]["total"],
                    f"{role}.params_non_embedding": card["parameters"]["non_embedding"],
                    f"{role}.val_greedy_accuracy": card["val_greedy"]["accuracy"]}
@@ -91,6 +88,7 @@ def main(params: Params, role: str) -> None:
             "parameters": card["parameters"], "val_greedy_accuracy": card["val_greedy"]["accuracy"],
             "val_greedy_by_difficulty": card["val_greedy"]["by_difficulty"],
             "final_loss": card.get("pretrain", {}).get("final_loss"), "seconds": card["seconds"],
+            "environment": card["environment"],
         })
         tracker.log_metrics(summary, summary=True)
         tracker.log_artifact(target / "card.json")

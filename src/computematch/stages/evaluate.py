@@ -23,25 +23,36 @@ FINETUNED = [f"{role}-{arm}" for role in MODEL_ROLES for arm in ("wc", "se")]
 EVALUATED = list(MODEL_ROLES) + FINETUNED
 
 
-def score(problems, sampled: dict[str, list], greedy: dict[str, bool], maj_k) -> dict:
-    """pass@1, greedy accuracy and maj@k over `problems`; `sampled` maps problem id -> list of Grade."""
-    def summarize(subset):
-        row = {"pass@1": mean(pass_at_k(len(sampled[p.id]), sum(g.correct for g in sampled[p.id]), 1) for p in subset),
-               "greedy": mean(greedy[p.id] for p in subset)}
-        for k in maj_k:
-            row[f"maj@{k}"] = mean(majority_answer([g.answer for g in sampled[p.id][:k]]) == p.answer for p in subset)
+def score(problems, sampled: dict[str, list], greedy: dict[str, object], maj_k) -> dict:
+    """pass@1, greedy accuracy and maj@k over `problems` under the task's grading mode, by difficulty, and
+    pass@1 / greedy under every mode the task offers (`by_grading`). `sampled` maps problem id -> list of
+    Grade, `greedy` problem id -> Grade."""
+    def correct(grade, mode):
+        return grade.correct if mode is None else grade.by_mode[mode]
+
+    def summarize(subset, mode=None):
+        row = {"pass@1": mean(pass_at_k(len(sampled[p.id]), sum(correct(g, mode) for g in sampled[p.id]), 1)
+                              for p in subset),
+               "greedy": mean(correct(greedy[p.id], mode) for p in subset)}
+        if mode is None:
+            for k in maj_k:
+                row[f"maj@{k}"] = mean(majority_answer([g.answer for g in sampled[p.id][:k]]) == p.answer
+                                       for p in subset)
         return row
 
     by_level = defaultdict(list)
     for problem in problems:
         by_level[problem.difficulty].append(problem)
+    modes = sorted({mode for grades in sampled.values() for g in grades for mode in g.by_mode})
     return {**summarize(problems), "problems": len(problems),
-            "by_difficulty": {str(level): summarize(subset) for level, subset in sorted(by_level.items())}}
+            "by_difficulty": {str(level): summarize(subset) for level, subset in sorted(by_level.items())},
+            "by_grading": {mode: summarize(problems, mode) for mode in modes}}
 
 
 def main(params: Params, name: str) -> None:
     from computematch.evaluation import greedy_correct
     from computematch.prompting import prompt_renderer
+    from computematch.provenance import environment
     from computematch.sampling import get_backend
     from computematch.sampling.driver import draw, open_store
     from computematch.tasks import get_task
@@ -65,8 +76,9 @@ def main(params: Params, name: str) -> None:
         for record in records:
             sampled[record["problem_id"]].append(task.grade(by_problem[record["problem_id"]], record["text"]))
         greedy = greedy_correct(model_dir, task, problems, config.sampling(greedy=True), device, params.runtime)
-        result = {**score(problems, sampled, greedy, config.maj_k), "samples": config.samples,
-                  "seconds": round(time.perf_counter() - started, 2)}
+        result = {**score(problems, sampled, greedy, config.maj_k), "grading": task.grading,
+                  "samples": config.samples, "seconds": round(time.perf_counter() - started, 2),
+                  "environment": environment(params.runtime.threads, config.backend)}
         write_json(paths.metrics_file("eval", name), result)
         top = {k: v for k, v in result.items() if k.startswith(("pass@", "maj@")) or k == "greedy"}
         tracker.log_metrics({f"{name}.{k}": v for k, v in top.items()}, summary=True)

@@ -2,50 +2,116 @@
 
     computematch filter wc     # writes data/filter/wc.jsonl and metrics/data/wc.json
 
-The SFT dataset holds `prompt`/`completion` records (every final-answer-correct sample, false positives
-included, as in the paper). Metrics at each budget level k = 1..S read the first k samples per problem,
-which is what a k-sample run would have drawn (nested budgets).
+The SFT dataset holds `prompt`/`completion` records: every sample whose final answer is right under the
+task's grading mode (task.grading), false positives included, as in the paper; with `filter.dedup` one copy
+of each solution per problem (the same "unique" as diversity). Metrics at each budget level k = 1..S read the
+first k samples per problem, which is what a k-sample run would have drawn (nested budgets); they are also
+given under every grading mode the task offers, side by side.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
-from computematch import __version__, paths
+from computematch import paths
 from computematch.budget import flops_per_token
-from computematch.config import ConfigError, Params
-from computematch.io import read_jsonl, write_json, write_jsonl
-from computematch.metrics import Graded, data_quality
+from computematch.config import Params
+from computematch.errors import BadInputError
+from computematch.io import read_json, read_jsonl, write_json, write_jsonl
+from computematch.metrics import Graded, coverage_at_k, data_quality, diversity_at_k, sample_accuracy
 from computematch.stages.prepare import read_split
 from computematch.stages.sample import budget_parameters, check_arm
 from computematch.tasks import Problem, Task, get_task, normalize_solution
 
+RECORD_FIELDS = {"problem_id": str, "sample_index": int, "completion": str, "completion_tokens": int}
 
-def group_samples(problems: list[Problem], samples: list[dict]) -> dict[str, list[dict]]:
-    """Samples per problem id in sample-index order; every problem must have the same count."""
-    by_problem: dict[str, list[dict]] = defaultdict(list)
+
+def check_record(record, where: str) -> None:
+    """A sample record has the fields filter reads, of the right types (one line naming the file and line if not)."""
+    if not isinstance(record, dict):
+        raise BadInputError(f"{where}: a sample record must be a JSON object, got {type(record).__name__}")
+    for name, kind in RECORD_FIELDS.items():
+        value = record.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise BadInputError(f"{where}: field {name!r} must be {kind.__name__}, got {value!r:.60}")
+    if record["sample_index"] < 0 or record["completion_tokens"] < 0:
+        raise BadInputError(f"{where}: sample_index and completion_tokens must be non-negative")
+
+
+def group_samples(problems: list[Problem], samples: list, samples_per_problem: int,
+                  source: str = "samples") -> dict[str, list[dict]]:
+    """Samples per problem id in sample-index order: exactly indices 0..S-1 for every problem, each once."""
+    if not samples:
+        raise BadInputError(f"{source}: no samples (rerun `dvc repro sample`)")
     known = {p.id for p in problems}
-    for record in samples:
-        if record["problem_id"] not in known:
-            raise ConfigError(f"sample for unknown problem {record['problem_id']!r}: samples and splits disagree (rerun sample)")
-        by_problem[record["problem_id"]].append(record)
-    counts = {len(by_problem[p.id]) for p in problems}
-    if len(counts) != 1:
-        raise ConfigError(f"samples per problem differ ({sorted(counts)}): the samples file is incomplete (rerun sample)")
-    for records in by_problem.values():
-        records.sort(key=lambda r: r["sample_index"])
-    return by_problem
+    by_problem: dict[str, dict[int, dict]] = defaultdict(dict)
+    for line, record in enumerate(samples, start=1):
+        where = f"{source}:{line}"
+        check_record(record, where)
+        problem_id, index = record["problem_id"], record["sample_index"]
+        if problem_id not in known:
+            raise BadInputError(f"{where}: sample for unknown problem {problem_id!r}: samples and splits disagree "
+                                "(rerun sample)")
+        if index >= samples_per_problem:
+            raise BadInputError(f"{where}: sample index {index} of {problem_id} is beyond the budget "
+                                f"(S = {samples_per_problem})")
+        if index in by_problem[problem_id]:
+            raise BadInputError(f"{where}: duplicate sample {index} of {problem_id} (was the file written twice?)")
+        by_problem[problem_id][index] = record
+    incomplete = [p.id for p in problems if len(by_problem[p.id]) != samples_per_problem]
+    if incomplete:
+        raise BadInputError(f"{source}: {len(incomplete)} problems lack some of their {samples_per_problem} samples "
+                            f"(first: {incomplete[0]}); the samples file is incomplete (rerun sample)")
+    return {p.id: [by_problem[p.id][i] for i in range(samples_per_problem)] for p in problems}
 
 
-def grade_all(task: Task, problems: list[Problem], by_problem: dict[str, list[dict]]) -> dict[str, list[Graded]]:
-    graded = {}
+def grade_all(task: Task, problems: list[Problem], by_problem: dict[str, list[dict]]):
+    """(Graded per problem under the selected mode, the raw task Grades per problem)."""
+    graded, grades = {}, {}
     for problem in problems:
-        graded[problem.id] = []
-        for record in by_problem[problem.id]:
-            grade = task.grade(problem, record["completion"])
-            graded[problem.id].append(Graded(grade.answer, grade.correct, grade.steps_ok,
-                                             normalize_solution(record["completion"])))
-    return graded
+        grades[problem.id] = [task.grade(problem, record["completion"]) for record in by_problem[problem.id]]
+        graded[problem.id] = [Graded(g.answer, g.correct, g.steps_ok, normalize_solution(r["completion"]))
+                              for g, r in zip(grades[problem.id], by_problem[problem.id])]
+    return graded, grades
+
+
+def by_grading_mode(problems: list[Problem], graded: dict, grades: dict, k: int) -> dict:
+    """Coverage, diversity and sample accuracy under each grading mode the task offers, side by side."""
+    modes = sorted({mode for per_problem in grades.values() for g in per_problem for mode in g.by_mode})
+    report = {}
+    for mode in modes:
+        rows = [[replace(s, correct=g.by_mode[mode]) for s, g in zip(graded[p.id], grades[p.id])] for p in problems]
+        report[mode] = {"coverage": coverage_at_k(rows, k), "diversity": diversity_at_k(rows, k),
+                        "sample_accuracy": sample_accuracy(rows, k), "correct": sum(s.correct for r in rows for s in r)}
+    return report
+
+
+def step_check_totals(grades: dict) -> dict | None:
+    """Totals of a partial step checker's counts (GSM8K's annotations); None when the task has none."""
+    checks = [g.checks for per_problem in grades.values() for g in per_problem if g.checks is not None]
+    if not checks:
+        return None
+    return {"checked": sum(c.checked for c in checks), "unparsable": sum(c.unparsable for c in checks),
+            "wrong": sum(c.wrong for c in checks), "samples_with_checks": sum(c.checked > 0 for c in checks)}
+
+
+def sft_records(task: Task, problems: list[Problem], by_problem: dict, graded: dict, dedup: bool) -> tuple[list, int]:
+    """The right-answer samples as prompt/completion records, and how many duplicates `dedup` dropped."""
+    kept, duplicates = [], 0
+    for problem in problems:
+        seen = set()
+        for record, grade in zip(by_problem[problem.id], graded[problem.id]):
+            if not grade.correct:
+                continue
+            if dedup and grade.solution in seen:
+                duplicates += 1
+                continue
+            seen.add(grade.solution)
+            kept.append({"prompt": task.prompt(problem), "completion": record["completion"], "problem_id": problem.id,
+                         "sample_index": record["sample_index"], "difficulty": problem.difficulty,
+                         "steps_ok": grade.steps_ok})
+    return kept, duplicates
 
 
 def data_report(problems: list[Problem], by_problem: dict[str, list[dict]], graded: dict[str, list[Graded]],
@@ -66,33 +132,49 @@ def data_report(problems: list[Problem], by_problem: dict[str, list[dict]], grad
         "coverage": full["coverage"], "diversity": full["diversity"], "fpr": full["fpr"], "flops": full["flops"],
         "samples_per_problem": budget, "verified_diversity": full["verified_diversity"],
         "extraction_failure_rate": full["extraction_failure_rate"], "sample_accuracy": full["sample_accuracy"],
-        "kept": sum(g.correct for row in rows for g in row), "parameters": parameters,
+        "correct_samples": sum(g.correct for row in rows for g in row), "parameters": parameters,
         "by_budget": by_budget, "by_difficulty": by_difficulty,
     }
 
 
+def filter_samples(task: Task, problems: list[Problem], samples: list, samples_per_problem: int, parameters: int,
+                   dedup: bool, source: str = "samples") -> tuple[list[dict], dict]:
+    """The pure core: (SFT records, data metrics) from one arm's samples."""
+    by_problem = group_samples(problems, samples, samples_per_problem, source)
+    graded, grades = grade_all(task, problems, by_problem)
+    report = data_report(problems, by_problem, graded, parameters)
+    kept, duplicates = sft_records(task, problems, by_problem, graded, dedup)
+    report.update({
+        "kept": len(kept), "duplicates_dropped": duplicates, "dedup": dedup,
+        "grading": {"mode": task.grading, "by_mode": by_grading_mode(problems, graded, grades, samples_per_problem)},
+        "step_checks": step_check_totals(grades),
+        "grader": {"task": task.name, "version": task.grader_version},
+    })
+    return kept, report
+
+
 def main(params: Params, arm: str) -> None:
+    from computematch.provenance import environment
     from computematch.tracking import stage_run
 
     check_arm(arm)
     task, problems = get_task(params.task), read_split("train")
     samples = read_jsonl(paths.samples_file(arm))
+    planned = read_json(paths.metrics_file("sample", arm))["samples_per_problem"]
+    decontamination = read_json(paths.PREPARE_METRICS)["decontamination"]
     with stage_run(params, f"filter@{arm}") as tracker:
-        by_problem = group_samples(problems, samples)
-        graded = grade_all(task, problems, by_problem)
-        report = data_report(problems, by_problem, graded, budget_parameters(params, arm))
-        report["grader"] = {"task": task.name, "version": task.grader_version, "computematch": __version__}
-        kept = [{"prompt": task.prompt(p), "completion": record["completion"], "problem_id": p.id,
-                 "sample_index": record["sample_index"], "difficulty": p.difficulty, "steps_ok": grade.steps_ok}
-                for p in problems for record, grade in zip(by_problem[p.id], graded[p.id]) if grade.correct]
+        kept, report = filter_samples(task, problems, samples, planned, budget_parameters(params, arm),
+                                      params.filter.dedup, source=str(paths.samples_file(arm)))
+        report["decontamination"] = {"ngram": decontamination["ngram"], "dropped": decontamination["dropped"]}
+        report["environment"] = environment()
         write_jsonl(paths.sft_file(arm), kept)
         write_json(paths.metrics_file("data", arm), report)
         top = {k: report[k] for k in ("coverage", "diversity", "verified_diversity", "fpr", "flops",
-                                      "samples_per_problem", "extraction_failure_rate", "kept")}
+                                      "samples_per_problem", "extraction_failure_rate", "kept", "duplicates_dropped")}
         tracker.log_metrics({f"{arm}.{k}": v for k, v in top.items() if v is not None}, summary=True)
         for k, level in report["by_budget"].items():
             tracker.log_metrics({f"{key}_at_k": value for key, value in level.items() if value is not None}, step=int(k))
         tracker.log_artifact(paths.metrics_file("data", arm))
         fpr = "n/a" if report["fpr"] is None else f"{report['fpr']:.3f}"
-        print(f"filter@{arm}: kept {len(kept)} of {len(samples)}; coverage {report['coverage']:.3f}, "
-              f"diversity {report['diversity']:.2f}, FPR {fpr}")
+        print(f"filter@{arm}: kept {len(kept)} of {len(samples)} ({report['duplicates_dropped']} duplicates dropped); "
+              f"coverage {report['coverage']:.3f}, diversity {report['diversity']:.2f}, FPR {fpr}")

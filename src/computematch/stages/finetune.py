@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from computematch import paths
 from computematch.config import MODEL_ROLES, ConfigError, Params
-from computematch.io import read_json, read_jsonl, replace_dir, write_json
+from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
 from computematch.stages.prepare import read_split
 from computematch.stages.sample import check_arm
 
@@ -38,7 +37,8 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def train_and_select(params: Params, role: str, records: list[dict], work: Path, device: str, tracker) -> dict:
+def train_and_select(params: Params, role: str, arm: str, records: list[dict], work: Path, device: str,
+                     tracker) -> dict:
     """Finetune, score every checkpoint on validation, leave the best in `work/best`; returns the card.
 
     No training data (no sample had a right answer) is a counted skip, not a crash: the base model stands
@@ -56,7 +56,8 @@ def train_and_select(params: Params, role: str, records: list[dict], work: Path,
         return {"trained": False, "skipped": "no training data: no sample had a right final answer",
                 "checkpoint": None, "val_greedy_by_checkpoint": {}, "val_greedy_accuracy": score(base),
                 "train_loss": []}
-    candidates, history = finetune(base, records, params.finetune, work / "trainer", cuda=device == "cuda")
+    candidates, history = finetune(base, records, params.finetune, work / "trainer", cuda=device == "cuda",
+                                   desc=f"finetune@{role}-{arm}")
     for entry in history:
         if "loss" in entry:
             tracker.log_metrics({"train_loss": entry["loss"]}, step=int(entry["step"]))
@@ -71,6 +72,7 @@ def train_and_select(params: Params, role: str, records: list[dict], work: Path,
 
 def main(params: Params, role: str, arm: str) -> None:
     from computematch.prompting import prompt_renderer
+    from computematch.provenance import environment
     from computematch.tracking import stage_run
 
     if role not in MODEL_ROLES:
@@ -82,24 +84,20 @@ def main(params: Params, role: str, arm: str) -> None:
     records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(arm))]
     data = read_json(paths.metrics_file("data", arm))
     target = paths.finetuned_model_dir(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}."))
-    with stage_run(params, f"finetune@{name}") as tracker:
+    with stage_run(params, f"finetune@{name}") as tracker, staging_dir(target) as work:
         tracker.log_params({"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], "examples": len(records),
                             **{f"finetune.{k}": v for k, v in params.finetune.items()}})
         started = time.perf_counter()
-        try:
-            card = {"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)],
-                    **train_and_select(params, role, records, work, device, tracker),
-                    "dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
-                    "examples": len(records), "seconds": round(time.perf_counter() - started, 2)}
-            base_card = read_json(paths.base_model_dir(role) / "card.json")
-            card = {**{k: base_card[k] for k in ("weights_dir", "gguf_file") if not card["trained"] and k in base_card},
-                    **card}
-            write_json(work / "best" / "card.json", card)
-            replace_dir(work / "best", target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        card = {"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)],
+                **train_and_select(params, role, arm, records, work, device, tracker),
+                "dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
+                "examples": len(records), "seconds": round(time.perf_counter() - started, 2),
+                "environment": environment(params.runtime.threads)}
+        base_card = read_json(paths.base_model_dir(role) / "card.json")
+        card = {**{k: base_card[k] for k in ("weights_dir", "gguf_file") if not card["trained"] and k in base_card},
+                **card}
+        write_json(work / "best" / "card.json", card)
+        replace_dir(work / "best", target)
         tags = {"data_source": arm, "model": role, "paradigm": card["paradigm"], "dataset_sha256": card["dataset_sha256"],
                 **{f"data.{k}": data[k] for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
                 "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
@@ -109,7 +107,8 @@ def main(params: Params, role: str, arm: str) -> None:
                    "examples": len(records), "seconds": card["seconds"],
                    "final_train_loss": card["train_loss"][-1]["loss"] if card["train_loss"] else None}
         tracker.log_metrics({f"{name}.{k}": v for k, v in summary.items()}, summary=True)
-        write_json(paths.metrics_file("finetune", name), {**summary, "registered": registration})
+        write_json(paths.metrics_file("finetune", name), {**summary, "registered": registration,
+                                                          "environment": card["environment"]})
         kept = card["checkpoint"] or "the base model (skipped: no training data)"
         print(f"finetune@{name}: {len(records)} examples, kept {kept} (val greedy {card['val_greedy_accuracy']:.3f}), "
               f"{card['seconds']:.0f} s")

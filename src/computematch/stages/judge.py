@@ -63,6 +63,7 @@ def judge_model_dir(params: Params) -> Path:
 
 
 def main(params: Params, arm: str) -> None:
+    from computematch.provenance import environment
     from computematch.sampling import get_backend
     from computematch.stages.prepare import read_split
     from computematch.stages.sample import check_arm
@@ -93,7 +94,7 @@ def main(params: Params, arm: str) -> None:
         result = {"enabled": True, "judge_model": config.model,
                   **judge_solutions(backend, template_path.read_text(), items, config.batch_size,
                                     render=prompt_renderer(params.task, model_dir))}
-        write_json(output, result)
+        write_json(output, {**result, "environment": environment(params.runtime.threads, config.backend)})
         tracker.log_metrics({f"{arm}.judged_{k}": v for k, v in result.items() if k != "enabled"}, summary=True)
         fpr = "n/a" if result["fpr"] is None else f"{result['fpr']:.3f}"
         print(f"judge@{arm}: judged FPR {fpr} (95% CI {result['fpr_ci95'][0]:.3f}-{result['fpr_ci95'][1]:.3f}, "

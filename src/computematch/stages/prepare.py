@@ -1,6 +1,9 @@
-"""Stage `prepare`: the task's train/val/test splits (and pretraining corpus) as JSONL.
+"""Stage `prepare`: the task's train/val/test splits (and pretraining corpus) as JSONL, decontaminated.
 
-    computematch prepare      # writes data/prepare/{train,val,test,corpus}.jsonl
+    computematch prepare      # writes data/prepare/{train,val,test,corpus}.jsonl and metrics/prepare.json
+
+Train, val and corpus problems that share a word n-gram with a test problem (task.decontamination_ngram)
+are dropped before anything is sampled or trained on, and counted (decontamination.py).
 """
 
 from __future__ import annotations
@@ -9,38 +12,64 @@ from collections import Counter
 
 from computematch import paths
 from computematch.config import ConfigError, Params
-from computematch.io import read_jsonl, write_jsonl
-from computematch.tasks import Problem, get_task
+from computematch.errors import BadInputError
+from computematch.io import read_jsonl, write_json, write_jsonl
+from computematch.tasks import Problem, Task, get_task
+
+REQUIRED_SPLITS = ("train", "val", "test")
 
 
 def read_split(split: str) -> list[Problem]:
-    """Problems of one split; a broken row is an error naming its file and line."""
+    """Problems of one split; a broken row is an error naming its file and line, an empty split an error naming it."""
     path = paths.split_file(split)
     problems = []
     for number, record in enumerate(read_jsonl(path), start=1):
         try:
             problems.append(Problem.from_dict(record))
-        except (KeyError, TypeError) as error:
-            raise ConfigError(f"{path}:{number}: broken problem record ({error})") from None
+        except (KeyError, TypeError, AttributeError) as error:
+            raise BadInputError(f"{path}:{number}: broken problem record ({error!r})") from None
+    if not problems and split in REQUIRED_SPLITS:
+        raise BadInputError(f"{path}: the {split} split is empty (rerun `dvc repro prepare`; check task.{split}_size)")
     return problems
 
 
+def prepare_splits(task: Task, ngram: int) -> tuple[dict[str, list[Problem]], dict]:
+    """The task's splits with contaminated problems dropped, and what prepare reports about them."""
+    from computematch.decontamination import decontaminate
+
+    splits, decontamination = decontaminate(task.make_splits(), ngram)
+    for split in REQUIRED_SPLITS:
+        if not splits[split]:
+            raise ConfigError(f"task.{split}_size: the {split} split is empty after loading and decontamination "
+                              f"({decontamination['dropped'].get(split, 0)} dropped as contaminated)")
+    skipped = getattr(task, "skipped", {})  # benchmark rows that could not become problems (never graded)
+    summary = {
+        "problems": {split: len(problems) for split, problems in splits.items()},
+        "by_difficulty": {split: dict(sorted(Counter(p.difficulty for p in problems).items()))
+                          for split, problems in splits.items()},
+        "skipped_source_rows": {split: dict(reasons) for split, reasons in skipped.items()},
+        "decontamination": decontamination,
+    }
+    return splits, summary
+
+
 def main(params: Params) -> None:
+    from computematch.provenance import environment
     from computematch.tracking import stage_run
 
     with stage_run(params, "prepare") as tracker:
-        task = get_task(params.task)
-        splits = task.make_splits()
+        splits, summary = prepare_splits(get_task(params.task), params.task.decontamination_ngram)
         for split, problems in splits.items():
             write_jsonl(paths.split_file(split), (p.to_dict() for p in problems))
-        sizes = {f"{split}_problems": len(problems) for split, problems in splits.items()}
+        write_json(paths.PREPARE_METRICS, {**summary, "environment": environment()})
         tracker.log_params({f"task.{k}": v for k, v in vars(params.task).items()})
-        tracker.log_metrics(sizes)
-        for split, problems in splits.items():
-            levels = Counter(p.difficulty for p in problems)
-            print(f"{split}: {len(problems)} problems, by difficulty {dict(sorted(levels.items()))}")
-        skipped = getattr(task, "skipped", {})  # benchmark rows that could not become problems (never graded)
-        for split, reasons in skipped.items():
+        tracker.log_metrics({f"{split}_problems": n for split, n in summary["problems"].items()})
+        tracker.log_metrics({f"decontaminated_{split}": n for split, n in summary["decontamination"]["dropped"].items()})
+        for split, levels in summary["by_difficulty"].items():
+            print(f"{split}: {summary['problems'][split]} problems, by difficulty {levels}")
+        for split, reasons in summary["skipped_source_rows"].items():
             if reasons:
                 print(f"skipped in the source {split} split: {reasons}")
                 tracker.log_metrics({f"skipped_{split}": sum(reasons.values())})
+        dropped = summary["decontamination"]["dropped"]
+        print(f"decontamination ({params.task.decontamination_ngram}-grams against test): dropped {dropped}")

@@ -29,7 +29,11 @@ def main(params: Params) -> None:
     problems = next(iter(evals.values()))["problems"] if evals else 0
     with stage_run(params, "report") as tracker:
         plots = make_plots(data, evals, PLOTS)
-        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems, finetunes, judges))
+        environments = {f"{stage}@{name}": metrics.get("environment") for stage, group in
+                        (("filter", data), ("bootstrap", bases), ("finetune", finetunes), ("evaluate", evals))
+                        for name, metrics in group.items()}
+        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems, finetunes, judges,
+                                        environments))
         tracker.log_artifact(REPORT)
         for plot in plots:
             tracker.log_artifact(plot, artifact_path="plots")

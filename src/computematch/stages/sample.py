@@ -46,6 +46,7 @@ def main(params: Params, arm: str) -> None:
     from tqdm import tqdm
 
     from computematch.prompting import prompt_renderer
+    from computematch.provenance import environment
     from computematch.sampling import get_backend
     from computematch.sampling.driver import draw, open_store
     from computematch.tasks import get_task
@@ -80,7 +81,8 @@ def main(params: Params, arm: str) -> None:
                    "reused": len(records) - drawn, "seconds": round(seconds, 2),
                    "generated_tokens_per_second": round(drawn_tokens / seconds, 1) if drawn else None,
                    "unfinished": sum(not r["finished"] for r in records), **cost}
-        write_json(paths.metrics_file("sample", arm), summary)
+        write_json(paths.metrics_file("sample", arm), {**summary, "environment": environment(params.runtime.threads,
+                                                                                              config.backend)})
         tracker.log_metrics({f"{arm}.{k}": v for k, v in summary.items()}, summary=True)
         print(f"sample@{arm}: S={samples} (ratio {ratio:.3f}), {len(records)} samples ({drawn} drawn now, "
               f"{len(records) - drawn} reused) in {seconds:.1f} s; FLOPs {cost['flops'][params.budget.param_count]:.3e}")

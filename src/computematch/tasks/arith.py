@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from computematch.config import ConfigError, TaskConfig
-from computematch.tasks.base import Grade, Problem
+from computematch.tasks.base import Grade, Problem, grading_mode
 
 DIGITS = range(10)
 OPERATORS = "+-*"
@@ -126,9 +126,11 @@ class ArithTask:
     name = "arith"
     grader_version = "arith-step-verifier/1"  # bump when grading or step checking changes
     stop: tuple[str, ...] = ()  # built-in models end with their end-of-sequence token
+    grading_modes = ("strict",)  # the first '#### N': every solution of this task is written that way
 
     def __init__(self, config: TaskConfig):
         self.config = config
+        self.grading = grading_mode(self.name, self.grading_modes, config.grading)
 
     # ------------------------------------------------------------ problems
 
@@ -185,9 +187,9 @@ class ArithTask:
         text = completion[:MAX_CHARS]
         final = _FINAL.search(text)
         if final is None:
-            return Grade(answer=None, correct=False, steps_ok=False)
+            return Grade(answer=None, correct=False, steps_ok=False, by_mode={"strict": False})
         answer = str(int(final.group(1)))
         correct = answer == problem.answer
         chain = Chain.parse(problem.question)
         steps_ok = check_steps(chain, text[: final.start()]) and int(answer) == chain.values()[-1]
-        return Grade(answer=answer, correct=correct, steps_ok=steps_ok)
+        return Grade(answer=answer, correct=correct, steps_ok=steps_ok, by_mode={"strict": correct})

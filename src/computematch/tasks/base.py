@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -29,13 +29,23 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class Grade:
-    """The verdict on one completion."""
+class StepChecks:
+    """What a partial step checker (GSM8K's calculator annotations) made of one completion."""
 
-    answer: str | None  # the extracted final answer; None when the completion states none
-    correct: bool  # the final answer equals the gold answer (the paper's filter)
+    checked: int = 0  # annotations recomputed
+    unparsable: int = 0  # annotations found but not parsable as arithmetic: left unchecked, and counted
+    wrong: int = 0  # checked annotations whose stated result is wrong
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The verdict on one completion, under the task's selected grading mode and under every mode it offers."""
+
+    answer: str | None  # the extracted final answer (selected mode); None when the completion states none
+    correct: bool  # the final answer equals the gold answer under the selected mode (the paper's filter)
     steps_ok: bool | None  # every step checks out; None when the task has no exact step checker
-    flexible_correct: bool | None = None  # a looser extraction's verdict, where the task has one (GSM8K)
+    by_mode: dict[str, bool] = field(default_factory=dict)  # correctness under each mode the task offers
+    checks: StepChecks | None = None  # annotation counts, where the task checks steps partially (GSM8K)
 
     @property
     def false_positive(self) -> bool | None:
@@ -50,6 +60,8 @@ class Task(Protocol):
     config: "TaskConfig"  # the task section of params.yaml it was built from
     grader_version: str  # recorded with every metric the grader produced
     stop: tuple[str, ...]  # generation stops at (and drops) the first of these strings
+    grading_modes: tuple[str, ...]  # answer extractions the task offers; the first is its default
+    grading: str  # the mode that decides `Grade.correct` (task.grading, else the default)
 
     def make_splits(self) -> dict[str, list[Problem]]:
         """{'train', 'val', 'test'} and optionally 'corpus' (gold solutions to pretrain built-in models on)."""
@@ -59,6 +71,15 @@ class Task(Protocol):
 
     def grade(self, problem: Problem, completion: str) -> Grade: ...
 
+def grading_mode(task_name: str, modes: tuple[str, ...], requested: str | None) -> str:
+    """task.grading, or the task's default mode; a mode the task does not offer is a one-line error."""
+    if requested is None:
+        return modes[0]
+    if requested not in modes:
+        from computematch.config import ConfigError
+
+        raise ConfigError(f"task.grading: task {task_name!r} grades {', '.join(modes)}; got {requested!r}")
+    return requested
 
 
 def normalize_solution(completion: str) -> str:

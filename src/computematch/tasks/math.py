@@ -31,7 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import version
 
 from computematch.config import TaskConfig
-from computematch.tasks.base import Grade, Problem
+from computematch.tasks.base import Grade, Problem, grading_mode
 from computematch.tasks.hub import BenchmarkTask
 
 # Longer "answers" are never a MATH answer (gold answers are tens of characters): they grade wrong without
@@ -207,9 +207,11 @@ class MathTask(BenchmarkTask):
     default_fewshot = 4  # the paper: 4-shot for MATH
     grader_version = f"math-last-boxed+math-verify-{version('math-verify')}/1"
     stop = ("\n\nProblem:", "Problem:")
+    grading_modes = ("boxed",)  # the last \boxed{} of the completion, checked for equivalence by math-verify
 
     def __init__(self, config: TaskConfig):
         super().__init__(config)
+        self.grading = grading_mode(self.name, self.grading_modes, config.grading)
         self.timeout_s = TIMEOUT_S
         self.grader_timeouts = 0  # samples graded wrong because math-verify outran timeout_s
         self.grader_crashes = 0  # samples graded wrong because the worker process died
@@ -252,5 +254,11 @@ class MathTask(BenchmarkTask):
 
     def grade(self, problem: Problem, completion: str) -> Grade:
         answer = last_boxed(completion)
-        correct = answer is not None and self.is_equivalent(problem.answer, answer)
-        return Grade(answer=answer, correct=correct, steps_ok=None)
+        try:
+            (answer or "").encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate is no answer: math-verify dropped it and graded the rest,
+            answer_is_text = False  # so `\boxed{5\udcff}` matched a gold 5
+        else:
+            answer_is_text = answer is not None
+        correct = answer_is_text and self.is_equivalent(problem.answer, answer)
+        return Grade(answer=answer, correct=correct, steps_ok=None, by_mode={"boxed": correct})

