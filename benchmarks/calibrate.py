@@ -43,9 +43,11 @@ def main() -> None:
     import yaml
 
     from computematch.config import parse_params
-    from computematch.evaluation import greedy_accuracy, solution_budget
-    from computematch.stages.bootstrap import build_model
-    from computematch.stages.prepare import read_split
+    from computematch.evaluation import greedy_accuracy
+    from computematch.models import pretrain_into
+    from computematch.runtime import apply_runtime
+    from computematch.splits import write_split
+    from computematch.stages.prepare import prepare_splits
     from computematch.tasks import get_task
 
     raw = yaml.safe_load(Path(args.params).read_text())
@@ -55,24 +57,20 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
-        from computematch import paths
-        from computematch.io import write_jsonl
-
         base = parse_params(raw)
         task = get_task(base.task)
-        for split, problems in task.make_splits().items():
-            write_jsonl(paths.split_file(split), (p.to_dict() for p in problems))
-        test = read_split("test")
-        budget = solution_budget(test)
+        splits, _ = prepare_splits(task, base.task.decontamination_ngram)
+        for split, problems in splits.items():
+            write_split(split, problems)
         for seed in args.seeds:
             raw["pretrain"]["seed"] = seed
             params = parse_params(raw)
-            device = params.runtime.apply()
+            device = apply_runtime(params.runtime)
             for role in args.roles:
                 started = time.perf_counter()
                 staging = Path(scratch) / f"{role}-{seed}"
-                card = build_model(params, role, staging)
-                accuracy = greedy_accuracy(staging, task, test, max_new_tokens=budget, device=device)
+                card = pretrain_into(staging, params.model(role), params.pretrain, task, splits)
+                accuracy = greedy_accuracy(staging, task, splits["test"], device, params.runtime)
                 row = {"seed": seed, "role": role, "params": card["parameters"]["non_embedding"],
                        "test_greedy": round(accuracy["accuracy"], 4),
                        "by_difficulty": {k: round(v, 3) for k, v in accuracy["by_difficulty"].items()},

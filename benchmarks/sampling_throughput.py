@@ -30,22 +30,21 @@ def main() -> None:
     from computematch import paths
     from computematch.config import load_params
     from computematch.sampling import Request, get_backend
-    from computematch.stages.prepare import read_split
-    from computematch.tasks import get_task
+    from computematch.splits import load_task, read_split
 
     params = load_params(args.params)
-    task, problems = get_task(params.task), read_split("train")
+    task, problems = load_task(params.task), read_split("train")
     requests = [Request(p.id, j, task.prompt(p)) for j in range(args.samples // len(problems) + 1) for p in problems]
     requests = requests[: args.samples]
     for role in args.models:
+        backend = get_backend(params.sampling.backend, paths.base_model_dir(role), "cpu", stop=task.stop)
         for threads in args.threads:
             torch.set_num_threads(threads)
             for batch_size in args.batch_sizes:
-                config = params.sampling.__class__(**{**vars(params.sampling), "batch_size": batch_size})
-                backend = get_backend(paths.base_model_dir(role), config, "cpu", stop=task.stop)
                 started, tokens = time.perf_counter(), 0
                 for start in range(0, len(requests), batch_size):
-                    tokens += sum(c.completion_tokens for c in backend.generate(requests[start: start + batch_size]))
+                    batch = requests[start: start + batch_size]
+                    tokens += sum(c.completion_tokens for c in backend.generate(batch, params.sampling.decoding))
                 seconds = time.perf_counter() - started
                 print(json.dumps({"model": role, "threads": threads, "batch_size": batch_size, "samples": len(requests),
                                   "seconds": round(seconds, 2), "generated_tokens_per_second": round(tokens / seconds)}),

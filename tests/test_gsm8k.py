@@ -214,10 +214,17 @@ def test_local_files_make_seeded_splits_with_an_eight_shot_prompt(tmp_path, monk
     assert [len(splits[s]) for s in ("train", "val", "test", "corpus")] == [20, 5, 10, 20]
     ids = {s: {p.id for p in splits[s]} for s in ("train", "val", "corpus")}
     assert not ids["train"] & ids["val"] and not ids["train"] & ids["corpus"]
-    prompt = task.prompt(splits["test"][0])
-    assert prompt.count("Question:") == 9 and prompt.endswith("Answer:")
     assert GSM8KTask(config).make_splits()["train"] == splits["train"]
     assert task.skipped == {"train": {}, "test": {}}
+    with pytest.raises(RuntimeError, match="8-shot prompts need exemplars"):
+        task.prompt(splits["test"][0])  # never a prompt that silently lacks its shots
+    from computematch.splits import load_task, write_split
+
+    for split, problems in splits.items():
+        write_split(split, problems)
+    prompt = load_task(config).prompt(splits["test"][0])  # the exemplars: the first prepared corpus problems
+    assert prompt.count("Question:") == 9 and prompt.endswith("Answer:")
+    assert prompt.startswith(f"Question: {splits['corpus'][0].question}")
 
 
 def test_broken_rows_are_skipped_and_counted(tmp_path):

@@ -31,7 +31,7 @@ class ScriptedJudge:
     def __init__(self, replies):
         self.replies, self.prompts = list(replies), []
 
-    def generate(self, requests):
+    def generate(self, requests, decoding):
         self.prompts += [r.prompt for r in requests]
         return [Completion(self.replies.pop(0), 10, 5, True) for _ in requests]
 

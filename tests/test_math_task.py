@@ -12,9 +12,10 @@ import pytest
 
 from computematch.config import TaskConfig
 from computematch.tasks import get_task
-from computematch.tasks import math as math_task
+from computematch.tasks import math_worker
 from computematch.tasks.base import Problem
-from computematch.tasks.math import MathTask, bounded_call, difficulty, equivalent, last_boxed
+from computematch.tasks.math import MathTask, difficulty, last_boxed
+from computematch.tasks.math_worker import bounded_call, equivalent
 
 TASK = MathTask(TaskConfig(name="math", fewshot=0))
 
@@ -137,7 +138,7 @@ def test_identical_text_is_correct_without_asking_the_worker(monkeypatch):
     def no_worker(*args, **kwargs):
         raise AssertionError("identical answers must not reach math-verify")
 
-    monkeypatch.setattr(math_task, "bounded_call", no_worker)
+    monkeypatch.setattr(math_worker, "bounded_call", no_worker)
     assert _grade(r"\frac{1}{2}", r"\frac{1}{2}").correct and _grade("1,  2", "1, 2").correct
 
 
@@ -147,7 +148,7 @@ def test_an_answer_with_a_lone_surrogate_grades_wrong_without_asking_the_worker(
     def no_worker(*args, **kwargs):
         raise AssertionError("text that is not UTF-8 must not reach math-verify")
 
-    monkeypatch.setattr(math_task, "bounded_call", no_worker)
+    monkeypatch.setattr(math_worker, "bounded_call", no_worker)
     grade = _grade("5", "5\udcff")
     assert grade.answer == "5\udcff" and not grade.correct and grade.by_mode == {"boxed": False}
 
@@ -230,14 +231,14 @@ def test_bounded_call_kills_a_slow_call_and_the_next_call_gets_a_fresh_worker():
     start = time.monotonic()
     with pytest.raises(TimeoutError):
         bounded_call(time.sleep, 30, timeout=0.5)
-    assert time.monotonic() - start < 10 and math_task._pool is None
+    assert time.monotonic() - start < 10 and math_worker._pool is None
     assert bounded_call(equivalent, r"\frac{1}{2}", "0.5") is True
 
 
 def test_a_grader_timeout_grades_wrong_and_is_counted(monkeypatch):
     task = MathTask(TaskConfig(name="math", fewshot=0))
     task.timeout_s = 0.5
-    monkeypatch.setattr(math_task, "equivalent", _slow_equivalent)
+    monkeypatch.setattr(math_worker, "equivalent", _slow_equivalent)
     grade = task.grade(_problem(r"\frac{1}{2}"), r"$\boxed{0.5}$")
     assert (grade.answer, grade.correct, task.grader_timeouts) == ("0.5", False, 1)
     monkeypatch.undo()
@@ -246,7 +247,7 @@ def test_a_grader_timeout_grades_wrong_and_is_counted(monkeypatch):
 
 def test_the_worker_exits_when_the_process_that_started_it_dies_abruptly():
     # os._exit skips the executor's clean shutdown, as SIGTERM or SIGKILL would.
-    script = "import os; from computematch.tasks.math import bounded_call; print(bounded_call(os.getpid)); os._exit(0)"
+    script = "import os; from computematch.tasks.math_worker import bounded_call; print(bounded_call(os.getpid)); os._exit(0)"
     worker = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout)
     deadline = time.monotonic() + 10
     while _alive(worker) and time.monotonic() < deadline:

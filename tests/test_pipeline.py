@@ -69,7 +69,7 @@ def _metrics(root, stage, name):
 def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
     root, _, log = workspace
     for stage in ["prepare", "bootstrap@student", "bootstrap@wc", "bootstrap@se", "sample@wc", "sample@se",
-                  "filter@wc", "filter@se", "finetune@se-wc", "evaluate@student-se", "evaluate@wc", "report"]:
+                  "filter@wc", "filter@se", "finetune@se-wc", "evaluate@student-se", "evaluate-base@wc", "report"]:
         assert f"'{stage}'" in log
     for arm in ("wc", "se"):
         data = _metrics(root, "data", arm)

@@ -67,7 +67,7 @@ def test_staging_directories_are_ignored_by_git():
 
 
 def test_an_empty_train_split_fails_at_the_first_stage_that_reads_it(tmp_path, monkeypatch):
-    from computematch.stages.prepare import read_split
+    from computematch.splits import read_split
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data" / "prepare").mkdir(parents=True)

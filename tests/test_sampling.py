@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from computematch.config import SamplingConfig
+from computematch.config import Decoding
 from computematch.sampling import Completion, Request
 from computematch.sampling.driver import SampleStore, draw
 from computematch.sampling.streams import gumbel_noise, mix32, sample_key
@@ -15,7 +15,7 @@ class FakeBackend:
     def __init__(self, fail_after_batches: int | None = None):
         self.calls, self.fail_after = [], fail_after_batches
 
-    def generate(self, requests):
+    def generate(self, requests, decoding):
         if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise KeyboardInterrupt("killed")
         self.calls.append([(r.problem_id, r.sample_index) for r in requests])
@@ -23,6 +23,7 @@ class FakeBackend:
 
 
 PROMPTS = {f"p{i}": f"Q: {i}+0=?\nA: " for i in range(5)}
+DECODING = Decoding()
 
 
 def test_hash_matches_on_python_ints_and_int64_tensors():
@@ -50,13 +51,13 @@ def test_sample_keys_differ_by_seed_problem_and_index():
 def test_interrupted_run_resumes_without_losing_or_redrawing_samples(tmp_path):
     store_path = tmp_path / "store.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        draw(FakeBackend(fail_after_batches=2), PROMPTS, 3, SampleStore(store_path), batch_size=4)
+        draw(FakeBackend(fail_after_batches=2), DECODING, PROMPTS, 3, SampleStore(store_path), batch_size=4)
     assert len(SampleStore(store_path).records) == 8
     with store_path.open("a") as handle:
         handle.write('{"problem_id": "p4", "sample_')  # a torn last line
     backend = FakeBackend()
     store = SampleStore(store_path)
-    records, drawn = draw(backend, PROMPTS, 3, store, batch_size=4)
+    records, drawn = draw(backend, DECODING, PROMPTS, 3, store, batch_size=4)
     assert store.dropped_lines == 1 and drawn == 15 - 8
     assert sum(len(call) for call in backend.calls) == 7
     assert [r["text"] for r in records] == [f"p{i}/{j}" for i in range(5) for j in range(3)]
@@ -64,29 +65,29 @@ def test_interrupted_run_resumes_without_losing_or_redrawing_samples(tmp_path):
 
 def test_larger_budget_draws_only_new_indices_and_smaller_reads_a_prefix(tmp_path):
     store = SampleStore(tmp_path / "store.jsonl")
-    small, _ = draw(FakeBackend(), PROMPTS, 2, store, batch_size=3)
+    small, _ = draw(FakeBackend(), DECODING, PROMPTS, 2, store, batch_size=3)
     backend = FakeBackend()
-    large, drawn = draw(backend, PROMPTS, 4, store, batch_size=3)
+    large, drawn = draw(backend, DECODING, PROMPTS, 4, store, batch_size=3)
     assert drawn == 10 and all(index >= 2 for call in backend.calls for _, index in call)
     assert [r for r in large if r["sample_index"] < 2] == small
 
 
 def test_a_changed_prompt_is_redrawn_under_the_same_id(tmp_path):
     store = SampleStore(tmp_path / "store.jsonl")
-    draw(FakeBackend(), PROMPTS, 1, store, batch_size=8)
-    _, drawn = draw(FakeBackend(), {**PROMPTS, "p0": "Q: 9+0=?\nA: "}, 1, store, batch_size=8)
+    draw(FakeBackend(), DECODING, PROMPTS, 1, store, batch_size=8)
+    _, drawn = draw(FakeBackend(), DECODING, {**PROMPTS, "p0": "Q: 9+0=?\nA: "}, 1, store, batch_size=8)
     assert drawn == 1
 
 
 def _sample(model_dir, problems, samples, batch_size, seed=0, temperature=1.0):
     from computematch.sampling.hf import TransformersBackend
 
-    config = SamplingConfig(temperature=temperature, max_new_tokens=30, batch_size=batch_size, seed=seed)
-    backend = TransformersBackend(model_dir, config, device="cpu")
+    decoding = Decoding(temperature=temperature, max_new_tokens=30, seed=seed)
+    backend = TransformersBackend(model_dir, device="cpu")
     requests = [Request(p.id, j, "Q: " + p.question[3:] + "\nA: ") for p in problems for j in range(samples)]
     texts = []
     for start in range(0, len(requests), batch_size):
-        texts += [c.text for c in backend.generate(requests[start: start + batch_size])]
+        texts += [c.text for c in backend.generate(requests[start: start + batch_size], decoding)]
     return {(r.problem_id, r.sample_index): t for r, t in zip(requests, texts)}
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from testing_utils import is_vllm_available, require_gpu, require_vllm
 
-from computematch.config import ConfigError, RuntimeConfig, SamplingConfig
+from computematch.config import ConfigError, Decoding, RuntimeConfig
 from computematch.sampling import Request, get_backend
 from computematch.sampling.streams import sample_key
 from computematch.sampling.vllm import VLLMBackend
@@ -39,9 +39,20 @@ class FakeEngine:
         return outputs
 
 
+class WithDecoding:
+    """A backend with its decoding settings fixed, so a test reads `backend.generate(requests)`."""
+
+    def __init__(self, backend, decoding):
+        self.backend, self.decoding = backend, decoding
+
+    def generate(self, requests):
+        return self.backend.generate(requests, self.decoding)
+
+
 def _backend(engine=None, stop=(), **settings):
-    config = SamplingConfig(**{"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 20, "seed": 5, **settings})
-    return VLLMBackend("unused", config, stop=stop, engine=engine or FakeEngine(), params_factory=FakeSamplingParams)
+    decoding = Decoding(**{"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 20, "seed": 5, **settings})
+    backend = VLLMBackend("unused", stop=stop, engine=engine or FakeEngine(), params_factory=FakeSamplingParams)
+    return WithDecoding(backend, decoding)
 
 
 def _requests(pairs):
@@ -104,7 +115,7 @@ def test_outputs_come_back_in_request_order():
 @pytest.mark.skipif(is_vllm_available(), reason="vllm is installed here")
 def test_without_vllm_the_backend_names_the_extra_to_install():
     with pytest.raises(ConfigError, match=r"computematch\[vllm\]") as error:
-        get_backend("unused", SamplingConfig(backend="vllm"))
+        get_backend("vllm", "unused")
     assert str(error.value).startswith("sampling.backend:") and "\n" not in str(error.value)
 
 
@@ -114,10 +125,10 @@ def test_the_engine_is_built_from_the_runtime_settings(monkeypatch):
                                 SamplingParams=FakeSamplingParams)
     monkeypatch.setitem(sys.modules, "vllm", fake_vllm)
     runtime = RuntimeConfig(dtype="bfloat16", tensor_parallel_size=2, gpu_memory_utilization=0.5)
-    backend = get_backend(Path("models/wc"), SamplingConfig(backend="vllm", seed=3), "cuda", ("\n\n",), runtime)
+    backend = get_backend("vllm", Path("models/wc"), "cuda", ("\n\n",), runtime)
     assert built == {"model": "models/wc", "tensor_parallel_size": 2, "gpu_memory_utilization": 0.5,
-                     "dtype": "bfloat16", "seed": 3}
-    assert backend.generate(_requests([("p0", 1)]))[0].text == f"Q p0?#{sample_key(3, 'p0', 1)}"
+                     "dtype": "bfloat16"}
+    assert backend.generate(_requests([("p0", 1)]), Decoding(seed=3))[0].text == f"Q p0?#{sample_key(3, 'p0', 1)}"
 
 
 # ---------------------------------------------------------------- the real engine (GPU machines only)
@@ -132,11 +143,11 @@ def vllm_model_dir(tmp_path_factory, tiny_task):
     return build_tiny_model(tiny_task, fields, tmp_path_factory.mktemp("tiny-vllm-model"))
 
 
-def _draw(backend, problems, samples, batch_size):
+def _draw(backend, problems, samples, batch_size, decoding):
     requests = [Request(p.id, j, "Q: " + p.question[3:] + "\nA: ") for p in problems for j in range(samples)]
     texts = []
     for start in range(0, len(requests), batch_size):
-        texts += [c.text for c in backend.generate(requests[start: start + batch_size])]
+        texts += [c.text for c in backend.generate(requests[start: start + batch_size], decoding)]
     return {(r.problem_id, r.sample_index): t for r, t in zip(requests, texts)}
 
 
@@ -145,18 +156,14 @@ def _draw(backend, problems, samples, batch_size):
 @require_vllm
 def test_real_engine_nested_budgets_are_prefixes(vllm_model_dir, tiny_task):
     problems = tiny_task.make_splits()["train"][:4]
-    config = SamplingConfig(backend="vllm", temperature=1.0, max_new_tokens=30, seed=0)
+    sampled = Decoding(temperature=1.0, max_new_tokens=30, seed=0)
     # One engine for the whole test: vllm does not hand GPU memory back to a second LLM in the same process.
-    backend = get_backend(vllm_model_dir, config, "cuda", runtime=RuntimeConfig(gpu_memory_utilization=0.3))
-    large = _draw(backend, problems, samples=4, batch_size=16)
-    small = _draw(backend, problems, samples=2, batch_size=3)  # other batches
+    backend = get_backend("vllm", vllm_model_dir, "cuda", runtime=RuntimeConfig(gpu_memory_utilization=0.3))
+    large = _draw(backend, problems, 4, 16, sampled)
+    small = _draw(backend, problems, 2, 3, sampled)  # other batches
     assert small == {key: text for key, text in large.items() if key[1] < 2}
-    assert _draw(backend, problems, samples=4, batch_size=16) == large
+    assert _draw(backend, problems, 4, 16, sampled) == large
     assert len(set(large.values())) > 4  # it does sample: not one completion per problem
-    other = VLLMBackend(vllm_model_dir, SamplingConfig(backend="vllm", temperature=1.0, max_new_tokens=30, seed=1),
-                        engine=backend.engine)
-    assert _draw(other, problems, samples=4, batch_size=16) != large
-    greedy = VLLMBackend(vllm_model_dir, SamplingConfig(backend="vllm", temperature=0.0, max_new_tokens=30),
-                         engine=backend.engine)
-    texts = _draw(greedy, problems, samples=3, batch_size=6)
+    assert _draw(backend, problems, 4, 16, Decoding(temperature=1.0, max_new_tokens=30, seed=1)) != large
+    texts = _draw(backend, problems, 3, 6, Decoding(temperature=0.0, max_new_tokens=30))
     assert all(len({texts[(p.id, j)] for j in range(3)}) == 1 for p in problems)

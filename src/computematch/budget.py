@@ -19,6 +19,16 @@ def flops_per_token(parameters: int) -> int:
     return 2 * parameters
 
 
+def generated_flops(parameters: int, tokens: int) -> float:
+    """Sampling cost of `tokens` generated tokens: 2·P per token (Bansal et al., Sec. 3)."""
+    return float(flops_per_token(parameters) * tokens)
+
+
+def card_parameters(card: dict, param_count: str) -> int:
+    """P of a model as the budget counts it (budget.param_count: 'non_embedding' or 'total'), from its card."""
+    return int(card["parameters"][param_count])
+
+
 def sampling_ratio(budget: BudgetConfig, wc_parameters: int, se_parameters: int) -> float:
     """P_SE / P_WC, or the fixed ratio from params (the paper's Gemini runs match on price instead)."""
     if budget.ratio != "auto":
@@ -31,6 +41,17 @@ def sampling_ratio(budget: BudgetConfig, wc_parameters: int, se_parameters: int)
 def compute_matched_samples(se_samples: int, ratio: float) -> int:
     """S_WC = round(ratio · S_SE), at least 1 (Eq. 1)."""
     return max(1, round(ratio * se_samples))
+
+
+def samples_per_arm(budget: BudgetConfig, wc_parameters: int, se_parameters: int) -> tuple[dict[str, int], float]:
+    """({'wc': S_WC, 'se': S_SE}, ratio): the compute-matched sample counts of both arms."""
+    ratio = sampling_ratio(budget, wc_parameters, se_parameters)
+    return {"wc": compute_matched_samples(budget.se_samples, ratio), "se": budget.se_samples}, ratio
+
+
+def matched_level(se_level: int, se_samples: int, wc_samples: int) -> int:
+    """The WC budget level (samples per problem) that costs what SE's level `se_level` costs: k · S_WC / S_SE."""
+    return max(1, round(se_level * wc_samples / se_samples))
 
 
 @dataclass(frozen=True)
@@ -51,8 +72,7 @@ class ArmPlan:
 
 def plan(budget: BudgetConfig, parameters: dict[str, int], problems: int, mean_tokens: dict[str, float]) -> dict[str, ArmPlan]:
     """Both arms' plans; `parameters` and `mean_tokens` are keyed by arm ('wc', 'se')."""
-    ratio = sampling_ratio(budget, parameters["wc"], parameters["se"])
-    samples = {"se": budget.se_samples, "wc": compute_matched_samples(budget.se_samples, ratio)}
+    samples, _ = samples_per_arm(budget, parameters["wc"], parameters["se"])
     return {
         arm: ArmPlan(arm, parameters[arm], samples[arm], problems, mean_tokens[arm])
         for arm in ("wc", "se")
@@ -72,7 +92,6 @@ def ledger(parameters: dict[str, int], prompt_tokens: int, completion_tokens: in
         "completion_tokens": completion_tokens,
         "prompt_tokens": prompt_tokens,
         "mean_completion_tokens": completion_tokens / samples if samples else 0.0,
-        "flops": {name: float(flops_per_token(p) * completion_tokens) for name, p in counts.items()},
-        "flops_with_prompt": {name: float(flops_per_token(p) * (completion_tokens + prompt_tokens))
-                              for name, p in counts.items()},
+        "flops": {name: generated_flops(p, completion_tokens) for name, p in counts.items()},
+        "flops_with_prompt": {name: generated_flops(p, completion_tokens + prompt_tokens) for name, p in counts.items()},
     }

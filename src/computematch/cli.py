@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from computematch.config import ARMS, EVALUATED, MODEL_ROLES
 from computematch.errors import UserError
 
 # Before torch is first imported: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
@@ -25,8 +26,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", show_default=True,
                              type=click.Path(dir_okay=False), help="The parameters file.")
-ROLE = click.argument("role", type=click.Choice(["student", "wc", "se"]))
-ARM = click.argument("arm", type=click.Choice(["wc", "se"]))
+# Names are checked here, once: a stage is never called with an unknown role, arm or model.
+ROLE = click.argument("role", type=click.Choice(MODEL_ROLES))
+ARM = click.argument("arm", type=click.Choice(ARMS))
+EVALUATED_MODEL = click.argument("name", type=click.Choice(EVALUATED))
 
 
 def _params(path: str):
@@ -105,7 +108,7 @@ def finetune(role: str, arm: str, params_path: str) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@EVALUATED_MODEL
 @PARAMS_OPTION
 def evaluate(name: str, params_path: str) -> None:
     """Evaluate a base (`wc`) or finetuned (`se-wc`) model on the test split."""
@@ -127,7 +130,7 @@ def report(params_path: str) -> None:
 @PARAMS_OPTION
 def budget(params_path: str) -> None:
     """Print the compute-matched plan (and the measured FLOPs once sampled)."""
-    from computematch.stages.plan import render_plan
+    from computematch.plan import render_plan
 
     click.echo(render_plan(_params(params_path)))
 

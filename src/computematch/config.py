@@ -23,8 +23,26 @@ import yaml
 
 from computematch.errors import ConfigError  # noqa: F401  (re-exported: the error of this module)
 
+# ---------------------------------------------------------------- the study's names (one place for each)
+
 MODEL_ROLES = ("student", "wc", "se")  # the paper's three models: student, weaker-cheaper, stronger-expensive
-ARMS = ("wc", "se")  # the two sampling arms
+ARMS = ("wc", "se")  # the two sampling arms (and data sources)
+FINETUNED = tuple(f"{role}-{arm}" for role in MODEL_ROLES for arm in ARMS)  # 'se-wc': SE trained on WC data
+EVALUATED = MODEL_ROLES + FINETUNED
+# The paper's Table 1: (setup, trained model, paradigm on WC data, paradigm on SE data).
+SETUPS = (
+    ("Student-LM", "student", "distillation", "distillation"),
+    ("WC-LM", "wc", "self-improvement", "distillation"),
+    ("SE-LM", "se", "weak-to-strong improvement", "self-improvement"),
+)
+PARADIGMS = {(role, arm): paradigm for _, role, *paradigms in SETUPS for arm, paradigm in zip(ARMS, paradigms)}
+
+
+def check_name(kind: str, name: str, known: tuple[str, ...]) -> str:
+    """A model role, arm or evaluated model named on the command line; an unknown one is a one-line error."""
+    if name not in known:
+        raise ConfigError(f"{kind} {name!r}: unknown (known: {', '.join(known)})")
+    return name
 
 
 # ---------------------------------------------------------------- checking helpers
@@ -172,7 +190,7 @@ class PretrainConfig:
 
     steps: int = 600
     batch_size: int = 32
-    learning_rate: float = 3e-3
+    learning_rate: float = 0.0015
     warmup_steps: int = 60
     weight_decay: float = 0.0
     seed: int = 0
@@ -206,6 +224,20 @@ class BudgetConfig:
         _string("budget.param_count", self.param_count, PARAM_COUNTS)
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """What decides a sample besides the model and the request: a backend takes it per call."""
+
+    temperature: float = 0.7  # 0: greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 80
+    seed: int = 0  # with (problem id, sample index), the key of a sample's random stream
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
 def _check_decoding(section: str, settings) -> None:
     """The decoding settings that `sampling` and `evaluation` share, named by their own section."""
     _string(f"{section}.backend", settings.backend)
@@ -223,12 +255,16 @@ class SamplingConfig:
     backend: str = "transformers"
     temperature: float = 0.7
     top_p: float = 1.0
-    max_new_tokens: int = 64
+    max_new_tokens: int = 80
     batch_size: int = 512
     seed: int = 0
 
     def __post_init__(self):
         _check_decoding("sampling", self)
+
+    @property
+    def decoding(self) -> Decoding:
+        return Decoding(self.temperature, self.top_p, self.max_new_tokens, self.seed)
 
 
 @dataclass(frozen=True)
@@ -266,9 +302,8 @@ class EvaluationConfig:
         object.__setattr__(self, "maj_k", tuple(self.maj_k))
         _check_decoding("evaluation", self)
 
-    def sampling(self, greedy: bool = False) -> SamplingConfig:
-        return SamplingConfig(backend=self.backend, temperature=0.0 if greedy else self.temperature, top_p=self.top_p,
-                              max_new_tokens=self.max_new_tokens, batch_size=self.batch_size, seed=self.seed)
+    def decoding(self, greedy: bool = False) -> Decoding:
+        return Decoding(0.0 if greedy else self.temperature, self.top_p, self.max_new_tokens, self.seed)
 
 
 @dataclass(frozen=True)
@@ -319,15 +354,6 @@ class RuntimeConfig:
         _string("runtime.dtype", self.dtype, DTYPES)
         _positive_int("runtime.tensor_parallel_size", self.tensor_parallel_size)
         _number("runtime.gpu_memory_utilization", self.gpu_memory_utilization, low=0, high=1, low_open=True)
-
-    def apply(self) -> str:
-        """Set torch's thread count; return the device to use."""
-        import torch
-
-        torch.set_num_threads(self.threads)
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return self.device
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,17 @@
-"""Greedy correctness of a model directory on a list of problems, overall and by difficulty."""
+"""Greedy and sampled correctness of a loaded model (a backend) on a list of problems, overall and by difficulty.
+
+    backend = get_backend("transformers", "models/base/wc")
+    grades = greedy_grades(backend, render, task, problems, max_new_tokens=80)   # problem id -> Grade
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from statistics import mean
+from typing import Callable
 
-from computematch.config import RuntimeConfig, SamplingConfig
-from computematch.sampling import Request, get_backend
+from computematch.config import Decoding, RuntimeConfig
+from computematch.sampling import Request
 from computematch.tasks import Grade, Problem, Task
 
 
@@ -15,31 +20,36 @@ def solution_budget(problems: list[Problem]) -> int:
     return max(len(p.solution) for p in problems) + 16
 
 
-def greedy_correct(model_dir, task: Task, problems: list[Problem], config: SamplingConfig,
-                   device: str = "cpu", runtime: RuntimeConfig | None = None) -> dict[str, Grade]:
-    """Problem id -> the grade of the model's greedy completion."""
-    from computematch.prompting import prompt_renderer
-
-    render = prompt_renderer(task.config, model_dir)
-    sampler = get_backend(model_dir, config, device, stop=task.stop, runtime=runtime)
-    correct = {}
-    for start in range(0, len(problems), config.batch_size):
-        batch = problems[start: start + config.batch_size]
-        completions = sampler.generate([Request(p.id, 0, render(task.prompt(p))) for p in batch])
-        correct.update({p.id: task.grade(p, c.text) for p, c in zip(batch, completions)})
-    return correct
+def greedy_grades(backend, render: Callable[[str], str], task: Task, problems: list[Problem], max_new_tokens: int,
+                  batch_size: int = 512) -> dict[str, Grade]:
+    """Problem id -> the grade of the model's greedy completion (batches in problem order)."""
+    decoding = Decoding(temperature=0.0, max_new_tokens=max_new_tokens)
+    grades = {}
+    for start in range(0, len(problems), batch_size):
+        batch = problems[start: start + batch_size]
+        completions = backend.generate([Request(p.id, 0, render(task.prompt(p))) for p in batch], decoding)
+        grades.update({p.id: task.grade(p, c.text) for p, c in zip(batch, completions)})
+    return grades
 
 
-def greedy_accuracy(model_dir, task: Task, problems: list[Problem], max_new_tokens: int, batch_size: int = 512,
-                    device: str = "cpu", backend: str = "transformers", runtime: RuntimeConfig | None = None) -> dict:
-    config = SamplingConfig(backend=backend, temperature=0.0, max_new_tokens=max_new_tokens, batch_size=batch_size)
-    correct = {pid: grade.correct for pid, grade in greedy_correct(model_dir, task, problems, config, device,
-                                                                   runtime).items()}
+def accuracy_by_difficulty(problems: list[Problem], correct: dict[str, bool]) -> dict:
     by_level = defaultdict(list)
     for problem in problems:
         by_level[problem.difficulty].append(correct[problem.id])
     return {
-        "accuracy": mean(correct.values()),
+        "accuracy": mean(correct[p.id] for p in problems),
         "by_difficulty": {str(level): mean(values) for level, values in sorted(by_level.items())},
         "problems": len(problems),
     }
+
+
+def greedy_accuracy(model_dir, task: Task, problems: list[Problem], device: str = "cpu",
+                    runtime: RuntimeConfig | None = None, backend: str = "transformers", batch_size: int = 512) -> dict:
+    """Greedy accuracy of the model at `model_dir` (loaded once), with a token budget fit for the gold solutions."""
+    from computematch.prompting import prompt_renderer
+    from computematch.sampling import get_backend
+
+    loaded = get_backend(backend, model_dir, device, stop=task.stop, runtime=runtime)
+    grades = greedy_grades(loaded, prompt_renderer(task.config, model_dir), task, problems,
+                           solution_budget(problems), batch_size)
+    return accuracy_by_difficulty(problems, {pid: grade.correct for pid, grade in grades.items()})

@@ -84,6 +84,10 @@ def finetune(model_dir, records: Sequence[dict], fields: dict, work_dir: Path, c
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in records])
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                          callbacks=[progress_callback(desc)] if desc else None)
+    if desc:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # its raw log dicts would repeat what the progress line shows
     trainer.train()
     return checkpoints(work_dir), trainer.state.log_history
 

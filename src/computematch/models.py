@@ -46,6 +46,15 @@ def build_char_tokenizer(alphabet: str):
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
 
 
+def task_tokenizer(task, splits: dict) -> "PreTrainedTokenizerFast":  # noqa: F821
+    """The built-in character tokenizer over every character the splits' prompts and gold solutions use."""
+    texts = []
+    for split in ("corpus", "train", "val", "test"):
+        problems = splits.get(split, [])
+        texts += [task.prompt(p) for p in problems] + [p.solution for p in problems]
+    return build_char_tokenizer("".join(texts))
+
+
 # ---------------------------------------------------------------- parameter counts
 
 
@@ -184,6 +193,31 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
         "seconds": round(time.perf_counter() - started, 2),
     }
     return model, stats
+
+
+def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task, splits: dict,
+                  on_log: Callable[[int, float], None] | None = None) -> dict:
+    """Pretrain spec's Llama on the corpus split and save it with its tokenizer in `directory`; the card's facts."""
+    tokenizer = task_tokenizer(task, splits)
+    corpus = splits["corpus"]
+    model, stats = pretrain(spec.pretrain, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus],
+                            config, on_log=on_log, desc=f"pretrain@{spec.role}")
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return {"source": "pretrain", "architecture": spec.pretrain, "parameters": count_parameters(model),
+            "pretrain": stats}
+
+
+def resolve_loaded(spec: ModelSpec) -> dict:
+    """The card's facts for a `load` spec. The weights stay where they are (a hub snapshot or the given
+    directory): the card points at them, so a 27B checkpoint is neither copied nor hashed into the DVC cache."""
+    from transformers import AutoConfig
+
+    source = resolve_source(spec).resolve()
+    config = AutoConfig.from_pretrained(source, gguf_file=spec.gguf_file)
+    return {"source": "load", "load": spec.load, "revision": spec.revision, "weights_dir": str(source),
+            "gguf_file": spec.gguf_file, "architecture": config.architectures,
+            "parameters": count_parameters_from_config(config)}
 
 
 # ---------------------------------------------------------------- loading existing models

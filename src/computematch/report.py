@@ -9,13 +9,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-SETUPS = [  # (setup, trained model, paradigm on WC data, paradigm on SE data), as in the paper's Table 1
-    ("Student-LM", "student", "distillation", "distillation"),
-    ("WC-LM", "wc", "self-improvement", "distillation"),
-    ("SE-LM", "se", "weak-to-strong improvement", "self-improvement"),
-]
+from computematch.budget import matched_level
+from computematch.config import SETUPS
+
 # Relative gain of finetuning on WC over SE data reported by Bansal et al. (2024) for Gemma2-9B vs 27B data,
-# pass@1, low / high budget (PAPER.md "Headline numbers"). None where the paper reports "about equal".
+# pass@1, low / high budget (docs/paper.md, "Headline numbers"). None where the paper reports "about equal".
 PAPER_GAINS = {
     "Student-LM": {"MATH": (6.0, 5.8), "GSM8K": (4.2, 1.3)},
     "WC-LM": {"MATH": (3.8, 2.0), "GSM8K": (1.5, None)},
@@ -47,7 +45,7 @@ def data_table(data: dict) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     s_se, s_wc = se["samples_per_problem"], wc["samples_per_problem"]
     for k_se in range(1, s_se + 1):
-        k_wc = max(1, round(k_se * s_wc / s_se))  # the compute-matched WC level
+        k_wc = matched_level(k_se, s_se, s_wc)
         a, b = wc["by_budget"][str(k_wc)], se["by_budget"][str(k_se)]
         lines.append(f"| {k_se} / {k_wc} | {_pct(a['coverage'])} | {_pct(b['coverage'])} | {a['diversity']:.2f} "
                      f"| {b['diversity']:.2f} | {a['verified_diversity']:.2f} | {b['verified_diversity']:.2f} "

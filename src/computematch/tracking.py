@@ -33,12 +33,20 @@ HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACK
                "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
+def section_params(name: str, section) -> dict:
+    """A params section (a config dataclass or a mapping) as flat `name.key` params."""
+    values = section if isinstance(section, dict) else vars(section)
+    return {f"{name}.{key}": value for key, value in values.items()}
+
+
 class NullTracker:
     """Stands in when tracking is off: every call does nothing."""
 
     run_id = None
 
     def log_params(self, params: dict) -> None: ...
+
+    def log_sections(self, **sections) -> None: ...
 
     def log_metrics(self, metrics: dict, step: int | None = None, summary: bool = False) -> None: ...
 
@@ -110,6 +118,10 @@ class MlflowTracker:
         import mlflow
 
         mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+
+    def log_sections(self, **sections) -> None:
+        """Log params sections by name: `log_sections(sampling=params.sampling, budget=params.budget)`."""
+        self.log_params({k: v for name, section in sections.items() for k, v in section_params(name, section).items()})
 
     def log_metrics(self, metrics: dict, step: int | None = None, summary: bool = False) -> None:
         import mlflow

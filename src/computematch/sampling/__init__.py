@@ -1,10 +1,15 @@
-"""Sampler backends by name ("module:Class", imported only when chosen) and the resumable sampling driver."""
+"""Sampler backends by name ("module:Class", imported only when chosen) and the resumable sampling driver.
+
+    backend = get_backend("transformers", "models/base/wc", device="cpu", stop=task.stop)  # loads the model once
+    backend.generate(requests, Decoding(temperature=0.7))    # sampled
+    backend.generate(requests, Decoding(temperature=0.0))    # greedy, same loaded model
+"""
 
 from __future__ import annotations
 
 import importlib
 
-from computematch.config import ConfigError, RuntimeConfig, SamplingConfig
+from computematch.config import ConfigError, Decoding, RuntimeConfig
 from computematch.sampling.base import Backend, Completion, Request
 
 BACKENDS = {
@@ -13,15 +18,16 @@ BACKENDS = {
 }
 
 
-def get_backend(model_dir, config: SamplingConfig, device: str = "cpu", stop: tuple[str, ...] = (),
+def get_backend(name: str, model_dir, device: str = "cpu", stop: tuple[str, ...] = (),
                 runtime: RuntimeConfig | None = None) -> Backend:
-    """The configured backend for `model_dir`; generation ends at EOS or at the first `stop` string (dropped).
+    """Backend `name` holding the model at `model_dir`; generation ends at EOS or at the first `stop` string (dropped).
 
-    `runtime` carries dtype and the vllm engine's GPU settings (defaults when None)."""
-    if config.backend not in BACKENDS:
-        raise ConfigError(f"sampling.backend: unknown backend {config.backend!r} (known: {', '.join(BACKENDS)})")
-    module_name, class_name = BACKENDS[config.backend].split(":")
-    return getattr(importlib.import_module(module_name), class_name)(model_dir, config, device, stop, runtime or RuntimeConfig())
+    `runtime` carries dtype and the vllm engine's GPU settings (defaults when None). Decoding settings are given
+    per call, so one loaded model serves sampled and greedy decoding alike."""
+    if name not in BACKENDS:
+        raise ConfigError(f"sampling.backend: unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+    module_name, class_name = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)(model_dir, device, stop, runtime or RuntimeConfig())
 
 
 def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
@@ -30,4 +36,4 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
     return (text[: min(cuts)], True) if cuts else (text, False)
 
 
-__all__ = ["BACKENDS", "Backend", "Completion", "Request", "cut_at_stop", "get_backend"]
+__all__ = ["BACKENDS", "Backend", "Completion", "Decoding", "Request", "cut_at_stop", "get_backend"]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from computematch.config import Decoding
 
 
 @dataclass(frozen=True)
@@ -22,5 +25,7 @@ class Completion:
 
 
 class Backend(Protocol):
-    def generate(self, requests: list[Request]) -> list[Completion]:
-        """One completion per request, in order; a pure function of (model, settings, request)."""
+    name: str  # its registry name: part of a resume store's fingerprint
+
+    def generate(self, requests: list[Request], decoding: "Decoding") -> list[Completion]:
+        """One completion per request, in order; a pure function of (model, decoding, request)."""

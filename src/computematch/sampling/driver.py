@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
+from computematch.config import Decoding
 from computematch.sampling.base import Backend, Completion, Request
 
 
@@ -56,8 +57,8 @@ class SampleStore:
             handle.flush()
 
 
-def open_store(directory: Path, name: str, model_dir, config) -> SampleStore:
-    """The resume store for samples of the model at `model_dir` under `config` (a SamplingConfig).
+def open_store(directory: Path, name: str, model_dir, backend: str, decoding: Decoding) -> SampleStore:
+    """The resume store for samples of the model at `model_dir` drawn by `backend` under `decoding`.
 
     Named by a fingerprint of the weights and of every setting that decides a sample (not batch size).
     """
@@ -69,8 +70,8 @@ def open_store(directory: Path, name: str, model_dir, config) -> SampleStore:
     except MissingInputError:  # no card: hash the weights themselves
         weights = None
     weights = weights or weights_digest(resolve_weights(model_dir)[0])
-    settings = fingerprint(weights=weights, backend=config.backend, temperature=config.temperature,
-                           top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=config.seed)
+    settings = fingerprint(weights=weights, backend=backend, temperature=decoding.temperature, top_p=decoding.top_p,
+                           max_new_tokens=decoding.max_new_tokens, seed=decoding.seed)
     return SampleStore(Path(directory) / f"{name}-{settings}.jsonl")
 
 
@@ -83,7 +84,7 @@ def _record(request: Request, completion: Completion) -> dict:
     }
 
 
-def draw(backend: Backend, prompts: dict[str, str], samples_per_problem: int, store: SampleStore,
+def draw(backend: Backend, decoding: Decoding, prompts: dict[str, str], samples_per_problem: int, store: SampleStore,
          batch_size: int, progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
     """All S samples of every problem in `prompts` (id -> prompt), in (problem, sample index) order.
 
@@ -97,7 +98,7 @@ def draw(backend: Backend, prompts: dict[str, str], samples_per_problem: int, st
         progress(len(wanted) - len(pending))  # reused from the store
     for start in range(0, len(pending), batch_size):
         batch = pending[start: start + batch_size]
-        completions = backend.generate(batch)
+        completions = backend.generate(batch, decoding)
         if len(completions) != len(batch):
             raise RuntimeError(f"backend returned {len(completions)} completions for {len(batch)} requests")
         store.append([_record(request, completion) for request, completion in zip(batch, completions)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from computematch.config import RuntimeConfig, SamplingConfig
+from computematch.config import Decoding, RuntimeConfig
 from computematch.sampling import cut_at_stop
 from computematch.sampling.base import Completion, Request
 from computematch.sampling.streams import gumbel_noise, sample_key
@@ -26,36 +26,36 @@ class GumbelNoise:
 
 
 class TransformersBackend:
-    def __init__(self, model_dir, config: SamplingConfig, device: str = "cpu", stop: tuple[str, ...] = (),
-                 runtime: RuntimeConfig | None = None):
+    name = "transformers"
+
+    def __init__(self, model_dir, device: str = "cpu", stop: tuple[str, ...] = (), runtime: RuntimeConfig | None = None):
         from computematch.models import load_model
 
         self.device, self.stop = device, tuple(stop)
         self.model, self.tokenizer = load_model(model_dir, self.device, dtype=(runtime or RuntimeConfig()).dtype)
-        self.config = config
         eos = self.model.generation_config.eos_token_id
         if eos is None:
             eos = self.tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
 
-    def generate(self, requests: list[Request]) -> list[Completion]:
+    def generate(self, requests: list[Request], decoding: Decoding) -> list[Completion]:
         import torch
         from transformers import GenerationConfig, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
         encoded = self.tokenizer([r.prompt for r in requests], padding=True, return_tensors="pt").to(self.device)
         width = encoded["input_ids"].shape[1]
         processors = LogitsProcessorList()
-        if self.config.temperature > 0:
-            processors.append(TemperatureLogitsWarper(self.config.temperature))
-            if self.config.top_p < 1.0:
-                processors.append(TopPLogitsWarper(self.config.top_p))
+        if decoding.temperature > 0:
+            processors.append(TemperatureLogitsWarper(decoding.temperature))
+            if decoding.top_p < 1.0:
+                processors.append(TopPLogitsWarper(decoding.top_p))
             keys = torch.tensor(
-                [sample_key(self.config.seed, r.problem_id, r.sample_index) for r in requests],
+                [sample_key(decoding.seed, r.problem_id, r.sample_index) for r in requests],
                 dtype=torch.int64, device=self.device,
             )
             processors.append(GumbelNoise(keys, width))
         generation = GenerationConfig(
-            max_new_tokens=self.config.max_new_tokens,
+            max_new_tokens=decoding.max_new_tokens,
             do_sample=False,  # the Gumbel noise above does the sampling
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=sorted(self.eos_ids),

@@ -9,7 +9,7 @@ same keys but different samplers, so their texts differ; the store's fingerprint
 
 from __future__ import annotations
 
-from computematch.config import ConfigError, RuntimeConfig, SamplingConfig
+from computematch.config import ConfigError, Decoding, RuntimeConfig
 from computematch.sampling import cut_at_stop
 from computematch.sampling.base import Completion, Request
 from computematch.sampling.streams import sample_key
@@ -27,11 +27,13 @@ def _import_vllm():
 
 
 class VLLMBackend:
-    def __init__(self, model_dir, config: SamplingConfig, device: str = "cuda", stop: tuple[str, ...] = (),
+    name = "vllm"
+
+    def __init__(self, model_dir, device: str = "cuda", stop: tuple[str, ...] = (),
                  runtime: RuntimeConfig | None = None, engine=None, params_factory=None):
         # `device` is accepted for the shared constructor signature; vllm places the model itself.
         # `engine` and `params_factory` stand in for vllm.LLM and vllm.SamplingParams in tests.
-        self.config, self.stop = config, tuple(stop)
+        self.stop = tuple(stop)
         if engine is None or params_factory is None:
             LLM, SamplingParams = _import_vllm()
             params_factory = params_factory or SamplingParams
@@ -45,25 +47,24 @@ class VLLMBackend:
                     tensor_parallel_size=runtime.tensor_parallel_size,
                     gpu_memory_utilization=runtime.gpu_memory_utilization,
                     dtype=runtime.dtype,
-                    seed=config.seed,
                 )
         self.engine, self.params_factory = engine, params_factory
 
-    def sampling_params(self, request: Request):
+    def sampling_params(self, request: Request, decoding: Decoding):
         """One request's settings: n=1 and, when sampling, the seed of its own random stream."""
-        settings = {"n": 1, "max_tokens": self.config.max_new_tokens, "stop": list(self.stop)}
-        if self.config.temperature > 0:
-            settings.update(temperature=self.config.temperature, top_p=self.config.top_p,
-                            seed=sample_key(self.config.seed, request.problem_id, request.sample_index))
+        settings = {"n": 1, "max_tokens": decoding.max_new_tokens, "stop": list(self.stop)}
+        if decoding.temperature > 0:
+            settings.update(temperature=decoding.temperature, top_p=decoding.top_p,
+                            seed=sample_key(decoding.seed, request.problem_id, request.sample_index))
         else:
             settings.update(temperature=0.0, top_p=1.0)  # greedy: no randomness, so no seed
         return self.params_factory(**settings)
 
-    def generate(self, requests: list[Request]) -> list[Completion]:
+    def generate(self, requests: list[Request], decoding: Decoding) -> list[Completion]:
         if not requests:
             return []
-        outputs = self.engine.generate([r.prompt for r in requests], [self.sampling_params(r) for r in requests],
-                                       use_tqdm=False)
+        outputs = self.engine.generate([r.prompt for r in requests],
+                                       [self.sampling_params(r, decoding) for r in requests], use_tqdm=False)
         if len(outputs) != len(requests):
             raise RuntimeError(f"vllm returned {len(outputs)} outputs for {len(requests)} requests")
         return [_completion(output, self.stop) for _, output in zip(requests, outputs)]

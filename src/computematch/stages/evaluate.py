@@ -14,13 +14,18 @@ from collections import defaultdict
 from statistics import mean
 
 from computematch import paths
-from computematch.config import MODEL_ROLES, ConfigError, Params
+from computematch.config import FINETUNED, MODEL_ROLES, EvaluationConfig, Params
+from computematch.evaluation import greedy_grades
 from computematch.io import read_json, write_json
 from computematch.metrics import majority_answer, pass_at_k
-from computematch.stages.prepare import read_split
-
-FINETUNED = [f"{role}-{arm}" for role in MODEL_ROLES for arm in ("wc", "se")]
-EVALUATED = list(MODEL_ROLES) + FINETUNED
+from computematch.progress import Progress
+from computematch.prompting import prompt_renderer
+from computematch.provenance import environment
+from computematch.runtime import apply_runtime
+from computematch.sampling import get_backend
+from computematch.sampling.driver import SampleStore, draw, open_store
+from computematch.splits import load_task, read_split
+from computematch.tracking import stage_run
 
 
 def score(problems, sampled: dict[str, list], greedy: dict[str, object], maj_k) -> dict:
@@ -49,35 +54,32 @@ def score(problems, sampled: dict[str, list], greedy: dict[str, object], maj_k) 
             "by_grading": {mode: summarize(problems, mode) for mode in modes}}
 
 
-def main(params: Params, name: str) -> None:
-    from computematch.evaluation import greedy_correct
-    from computematch.prompting import prompt_renderer
-    from computematch.provenance import environment
-    from computematch.sampling import get_backend
-    from computematch.sampling.driver import draw, open_store
-    from computematch.tasks import get_task
-    from computematch.tracking import stage_run
+def evaluate_model(backend, render, task, problems, config: EvaluationConfig, store: SampleStore,
+                   progress=None) -> dict:
+    """Sampled (pass@1, maj@k) and greedy scores of one loaded model: both decodings share the backend's load."""
+    records, _ = draw(backend, config.decoding(), {p.id: render(task.prompt(p)) for p in problems}, config.samples,
+                      store, config.batch_size, progress=progress)
+    by_problem, sampled = {problem.id: problem for problem in problems}, defaultdict(list)
+    for record in records:
+        sampled[record["problem_id"]].append(task.grade(by_problem[record["problem_id"]], record["text"]))
+    greedy = greedy_grades(backend, render, task, problems, config.max_new_tokens, config.batch_size)
+    return {**score(problems, sampled, greedy, config.maj_k), "grading": task.grading, "samples": config.samples}
 
-    if name not in EVALUATED:
-        raise ConfigError(f"model {name!r}: unknown (known: {', '.join(EVALUATED)})")
-    config, device = params.evaluation, params.runtime.apply()
-    model_dir = paths.model_dir(name)
-    task, problems = get_task(params.task), read_split("test")
-    with stage_run(params, f"evaluate@{name}") as tracker:
-        tracker.log_params({"model": name, **{f"evaluation.{k}": v for k, v in vars(config).items()}})
+
+def main(params: Params, name: str) -> None:
+    config, model_dir = params.evaluation, paths.model_dir(name)
+    task, problems = load_task(params.task), read_split("test")
+    stage = f"evaluate-base@{name}" if name in MODEL_ROLES else f"evaluate@{name}"  # dvc.yaml's stage names
+    with stage_run(params, stage) as tracker:
+        tracker.log_params({"model": name})
+        tracker.log_sections(evaluation=config)
         started = time.perf_counter()
-        store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.sampling())
-        backend = get_backend(model_dir, config.sampling(), device, stop=task.stop, runtime=params.runtime)
-        render = prompt_renderer(params.task, model_dir)
-        records, _ = draw(backend, {p.id: render(task.prompt(p)) for p in problems}, config.samples, store,
-                          config.batch_size)
-        by_problem = {problem.id: problem for problem in problems}
-        sampled = defaultdict(list)
-        for record in records:
-            sampled[record["problem_id"]].append(task.grade(by_problem[record["problem_id"]], record["text"]))
-        greedy = greedy_correct(model_dir, task, problems, config.sampling(greedy=True), device, params.runtime)
-        result = {**score(problems, sampled, greedy, config.maj_k), "grading": task.grading,
-                  "samples": config.samples, "seconds": round(time.perf_counter() - started, 2),
+        store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.backend, config.decoding())
+        backend = get_backend(config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime)
+        with Progress(len(problems) * config.samples, f"evaluate@{name}", unit="sample") as progress:
+            scores = evaluate_model(backend, prompt_renderer(params.task, model_dir), task, problems, config, store,
+                                    progress=progress.update)
+        result = {**scores, "seconds": round(time.perf_counter() - started, 2),
                   "environment": environment(params.runtime.threads, config.backend)}
         write_json(paths.metrics_file("eval", name), result)
         top = {k: v for k, v in result.items() if k.startswith(("pass@", "maj@")) or k == "greedy"}

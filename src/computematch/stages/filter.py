@@ -15,14 +15,16 @@ from collections import defaultdict
 from dataclasses import replace
 
 from computematch import paths
-from computematch.budget import flops_per_token
+from computematch.budget import card_parameters, generated_flops
 from computematch.config import Params
 from computematch.errors import BadInputError
 from computematch.io import read_json, read_jsonl, write_json, write_jsonl
 from computematch.metrics import Graded, coverage_at_k, data_quality, diversity_at_k, sample_accuracy
-from computematch.stages.prepare import read_split
-from computematch.stages.sample import budget_parameters, check_arm
-from computematch.tasks import Problem, Task, get_task, normalize_solution
+from computematch.models import load_card
+from computematch.provenance import environment
+from computematch.splits import load_task, read_split
+from computematch.tasks import Problem, Task, normalize_solution
+from computematch.tracking import stage_run
 
 RECORD_FIELDS = {"problem_id": str, "sample_index": int, "completion": str, "completion_tokens": int}
 
@@ -122,7 +124,7 @@ def data_report(problems: list[Problem], by_problem: dict[str, list[dict]], grad
     by_budget = {}
     for k in range(1, budget + 1):
         tokens = sum(r["completion_tokens"] for p in problems for r in by_problem[p.id][:k])
-        by_budget[str(k)] = {**data_quality(rows, k), "flops": float(flops_per_token(parameters) * tokens)}
+        by_budget[str(k)] = {**data_quality(rows, k), "flops": generated_flops(parameters, tokens)}
     by_difficulty = {}
     for level in sorted({p.difficulty for p in problems}):
         level_rows = [graded[p.id] for p in problems if p.difficulty == level]
@@ -154,17 +156,14 @@ def filter_samples(task: Task, problems: list[Problem], samples: list, samples_p
 
 
 def main(params: Params, arm: str) -> None:
-    from computematch.provenance import environment
-    from computematch.tracking import stage_run
-
-    check_arm(arm)
-    task, problems = get_task(params.task), read_split("train")
+    task, problems = load_task(params.task), read_split("train")
     samples = read_jsonl(paths.samples_file(arm))
     planned = read_json(paths.metrics_file("sample", arm))["samples_per_problem"]
     decontamination = read_json(paths.PREPARE_METRICS)["decontamination"]
+    parameters = card_parameters(load_card(paths.base_model_dir(arm)), params.budget.param_count)
     with stage_run(params, f"filter@{arm}") as tracker:
-        kept, report = filter_samples(task, problems, samples, planned, budget_parameters(params, arm),
-                                      params.filter.dedup, source=str(paths.samples_file(arm)))
+        kept, report = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
+                                      source=str(paths.samples_file(arm)))
         report["decontamination"] = {"ngram": decontamination["ngram"], "dropped": decontamination["dropped"]}
         report["environment"] = environment()
         write_jsonl(paths.sft_file(arm), kept)

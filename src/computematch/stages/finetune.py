@@ -17,16 +17,16 @@ import time
 from pathlib import Path
 
 from computematch import paths
-from computematch.config import MODEL_ROLES, ConfigError, Params
+from computematch.config import PARADIGMS, Params
+from computematch.evaluation import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
-from computematch.stages.prepare import read_split
-from computematch.stages.sample import check_arm
+from computematch.prompting import prompt_renderer
+from computematch.provenance import environment
+from computematch.runtime import apply_runtime
+from computematch.splits import load_task, read_split
+from computematch.tracking import stage_run
 
-PARADIGMS = {
-    ("student", "wc"): "distillation", ("student", "se"): "distillation",
-    ("wc", "wc"): "self-improvement", ("wc", "se"): "distillation",
-    ("se", "wc"): "weak-to-strong improvement", ("se", "se"): "self-improvement",
-}
+TRAINER_STATE = ("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin")
 
 
 def registered_name(role: str, arm: str) -> str:
@@ -37,20 +37,16 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def train_and_select(params: Params, role: str, arm: str, records: list[dict], work: Path, device: str,
-                     tracker) -> dict:
-    """Finetune, score every checkpoint on validation, leave the best in `work/best`; returns the card.
+def train_and_select(params: Params, role: str, arm: str, records: list[dict], work: Path, device: str) -> dict:
+    """Finetune, score every checkpoint on validation, leave the best in `work/best`: the pure core.
 
     No training data (no sample had a right answer) is a counted skip, not a crash: the base model stands
     in, marked `trained: false`, so the rest of the study still runs and the report says so.
     """
-    from computematch.evaluation import greedy_accuracy, solution_budget
     from computematch.finetune import finetune, select_checkpoint
-    from computematch.tasks import get_task
 
-    task, val, base = get_task(params.task), read_split("val"), paths.base_model_dir(role)
-    score = lambda path: greedy_accuracy(path, task, val, max_new_tokens=solution_budget(val),  # noqa: E731
-                                         device=device, runtime=params.runtime)["accuracy"]
+    task, val, base = load_task(params.task), read_split("val"), paths.base_model_dir(role)
+    score = lambda path: greedy_accuracy(path, task, val, device, params.runtime)["accuracy"]  # noqa: E731
     if not records:
         shutil.copytree(base, work / "best")
         return {"trained": False, "skipped": "no training data: no sample had a right final answer",
@@ -58,54 +54,56 @@ def train_and_select(params: Params, role: str, arm: str, records: list[dict], w
                 "train_loss": []}
     candidates, history = finetune(base, records, params.finetune, work / "trainer", cuda=device == "cuda",
                                    desc=f"finetune@{role}-{arm}")
-    for entry in history:
-        if "loss" in entry:
-            tracker.log_metrics({"train_loss": entry["loss"]}, step=int(entry["step"]))
     best, scores = select_checkpoint(candidates, score)
-    for checkpoint, value in scores.items():
-        tracker.log_metrics({"val_greedy_accuracy": value}, step=int(checkpoint.split("-")[-1]))
-    shutil.copytree(best, work / "best", ignore=shutil.ignore_patterns(
-        "optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin"))
+    shutil.copytree(best, work / "best", ignore=shutil.ignore_patterns(*TRAINER_STATE))
     return {"trained": True, "checkpoint": best.name, "val_greedy_by_checkpoint": scores,
             "val_greedy_accuracy": scores[best.name], "train_loss": [e for e in history if "loss" in e]}
 
 
-def main(params: Params, role: str, arm: str) -> None:
-    from computematch.prompting import prompt_renderer
-    from computematch.provenance import environment
-    from computematch.tracking import stage_run
+def finetune_card(role: str, arm: str, result: dict, examples: int, base_card: dict, seconds: float,
+                  environment: dict) -> dict:
+    """The finetuned model's card; an untrained stand-in points at the base model's weights, as its card did."""
+    inherited = {k: base_card[k] for k in ("weights_dir", "gguf_file") if not result["trained"] and k in base_card}
+    return {**inherited, "model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], **result,
+            "dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
+            "examples": examples, "seconds": round(seconds, 2), "environment": environment}
 
-    if role not in MODEL_ROLES:
-        raise ConfigError(f"model {role!r}: unknown (known: {', '.join(MODEL_ROLES)})")
-    check_arm(arm)
-    params.model(role)
-    name, device = f"{role}-{arm}", params.runtime.apply()
+
+def registry_tags(card: dict, data: dict) -> dict:
+    """What a registered version says about itself: its data source and that data's quality."""
+    return {"data_source": card["data"], "model": card["model"], "paradigm": card["paradigm"],
+            "dataset_sha256": card["dataset_sha256"],
+            **{f"data.{k}": data[k] for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
+            "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
+
+
+def finetune_summary(card: dict) -> dict:
+    return {"trained": card["trained"], "val_greedy_accuracy": card["val_greedy_accuracy"],
+            "checkpoint_step": int(card["checkpoint"].split("-")[-1]) if card["checkpoint"] else None,
+            "examples": card["examples"], "seconds": card["seconds"],
+            "final_train_loss": card["train_loss"][-1]["loss"] if card["train_loss"] else None}
+
+
+def main(params: Params, role: str, arm: str) -> None:
+    name, device, target = f"{role}-{arm}", apply_runtime(params.runtime), paths.finetuned_model_dir(f"{role}-{arm}")
     render = prompt_renderer(params.task, paths.base_model_dir(role))  # the trained model's own template
     records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(arm))]
-    data = read_json(paths.metrics_file("data", arm))
-    target = paths.finetuned_model_dir(name)
+    data, base_card = read_json(paths.metrics_file("data", arm)), read_json(paths.base_model_dir(role) / "card.json")
     with stage_run(params, f"finetune@{name}") as tracker, staging_dir(target) as work:
-        tracker.log_params({"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], "examples": len(records),
-                            **{f"finetune.{k}": v for k, v in params.finetune.items()}})
+        tracker.log_params({"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], "examples": len(records)})
+        tracker.log_sections(finetune=params.finetune)
         started = time.perf_counter()
-        card = {"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)],
-                **train_and_select(params, role, arm, records, work, device, tracker),
-                "dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
-                "examples": len(records), "seconds": round(time.perf_counter() - started, 2),
-                "environment": environment(params.runtime.threads)}
-        base_card = read_json(paths.base_model_dir(role) / "card.json")
-        card = {**{k: base_card[k] for k in ("weights_dir", "gguf_file") if not card["trained"] and k in base_card},
-                **card}
+        result = train_and_select(params, role, arm, records, work, device)
+        card = finetune_card(role, arm, result, len(records), base_card, time.perf_counter() - started,
+                             environment(params.runtime.threads))
         write_json(work / "best" / "card.json", card)
         replace_dir(work / "best", target)
-        tags = {"data_source": arm, "model": role, "paradigm": card["paradigm"], "dataset_sha256": card["dataset_sha256"],
-                **{f"data.{k}": data[k] for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
-                "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
-        registration = tracker.register_model(target, registered_name(role, arm), tags)
-        summary = {"trained": card["trained"], "val_greedy_accuracy": card["val_greedy_accuracy"],
-                   "checkpoint_step": int(card["checkpoint"].split("-")[-1]) if card["checkpoint"] else None,
-                   "examples": len(records), "seconds": card["seconds"],
-                   "final_train_loss": card["train_loss"][-1]["loss"] if card["train_loss"] else None}
+        for entry in card["train_loss"]:
+            tracker.log_metrics({"train_loss": entry["loss"]}, step=int(entry["step"]))
+        for checkpoint, value in card["val_greedy_by_checkpoint"].items():
+            tracker.log_metrics({"val_greedy_accuracy": value}, step=int(checkpoint.split("-")[-1]))
+        registration = tracker.register_model(target, registered_name(role, arm), registry_tags(card, data))
+        summary = finetune_summary(card)
         tracker.log_metrics({f"{name}.{k}": v for k, v in summary.items()}, summary=True)
         write_json(paths.metrics_file("finetune", name), {**summary, "registered": registration,
                                                           "environment": card["environment"]})

@@ -14,10 +14,15 @@ import re
 from pathlib import Path
 
 from computematch import paths
-from computematch.config import MODEL_ROLES, ConfigError, ModelSpec, Params, SamplingConfig
+from computematch.config import MODEL_ROLES, ConfigError, Decoding, JudgeConfig, ModelSpec, Params
 from computematch.io import read_jsonl, write_json
 from computematch.metrics import wilson_interval
-from computematch.sampling import Request
+from computematch.prompting import prompt_renderer
+from computematch.provenance import environment
+from computematch.runtime import apply_runtime
+from computematch.sampling import Request, get_backend
+from computematch.splits import read_split
+from computematch.tracking import stage_run
 
 _VERDICT = re.compile(r"VERDICT:\s*\**\s*(INCORRECT|CORRECT)\b", re.IGNORECASE)
 
@@ -33,14 +38,15 @@ def fill(template: str, question: str, solution: str, answer: str) -> str:
     return template.replace("{question}", question).replace("{solution}", solution).replace("{answer}", answer)
 
 
-def judge_solutions(backend, template: str, items: list[dict], batch_size: int, render=lambda text: text) -> dict:
-    """items: {question, solution, answer, steps_ok}; returns the judged FPR with its interval."""
-    verdicts = []
+def judge_solutions(backend, template: str, items: list[dict], batch_size: int, render=lambda text: text,
+                    max_new_tokens: int = 256) -> dict:
+    """items: {question, solution, answer, steps_ok}; returns the judged FPR with its interval. Greedy replies."""
+    verdicts, decoding = [], Decoding(temperature=0.0, max_new_tokens=max_new_tokens)
     for start in range(0, len(items), batch_size):
         batch = items[start: start + batch_size]
         replies = backend.generate([Request(f"judge-{start + i}", 0, render(fill(template, it["question"],
                                                                                 it["solution"], it["answer"])))
-                                    for i, it in enumerate(batch)])
+                                    for i, it in enumerate(batch)], decoding)
         verdicts += [parse_verdict(reply.text) for reply in replies]
     judged = [(v, it) for v, it in zip(verdicts, items) if v is not None]
     flawed = sum(not v for v, _ in judged)
@@ -62,14 +68,14 @@ def judge_model_dir(params: Params) -> Path:
     return resolve_source(ModelSpec(role="judge", load=model))
 
 
-def main(params: Params, arm: str) -> None:
-    from computematch.provenance import environment
-    from computematch.sampling import get_backend
-    from computematch.stages.prepare import read_split
-    from computematch.stages.sample import check_arm
-    from computematch.tracking import stage_run
+def judged_items(config: JudgeConfig, arm: str, problems: dict, kept: list[dict]) -> list[dict]:
+    """A seeded random subset of the kept solutions, with what the judge is shown and the exact verdict."""
+    subset = random.Random(f"judge/{config.seed}/{arm}").sample(kept, min(config.sample_size, len(kept)))
+    return [{"question": problems[r["problem_id"]].question, "solution": r["completion"],
+             "answer": problems[r["problem_id"]].answer, "steps_ok": r.get("steps_ok")} for r in subset]
 
-    check_arm(arm)
+
+def main(params: Params, arm: str) -> None:
     config, output = params.judge, paths.metrics_file("judge", arm)
     if not config.enabled:
         write_json(output, {"enabled": False})
@@ -78,22 +84,14 @@ def main(params: Params, arm: str) -> None:
     template_path = Path(config.prompt_file)
     if not template_path.exists():
         raise ConfigError(f"judge.prompt_file: {template_path} does not exist")
-    problems = {p.id: p for p in read_split("train")}
-    kept = read_jsonl(paths.sft_file(arm))
-    subset = random.Random(f"judge/{config.seed}/{arm}").sample(kept, min(config.sample_size, len(kept)))
-    items = [{"question": problems[r["problem_id"]].question, "solution": r["completion"],
-              "answer": problems[r["problem_id"]].answer, "steps_ok": r.get("steps_ok")} for r in subset]
+    items = judged_items(config, arm, {p.id: p for p in read_split("train")}, read_jsonl(paths.sft_file(arm)))
     with stage_run(params, f"judge@{arm}") as tracker:
-        tracker.log_params({f"judge.{k}": v for k, v in vars(config).items()})
-        sampling = SamplingConfig(backend=config.backend, temperature=0.0, max_new_tokens=config.max_new_tokens,
-                                  batch_size=config.batch_size)
-        from computematch.prompting import prompt_renderer
-
+        tracker.log_sections(judge=config)
         model_dir = judge_model_dir(params)
-        backend = get_backend(model_dir, sampling, params.runtime.apply(), runtime=params.runtime)
+        backend = get_backend(config.backend, model_dir, apply_runtime(params.runtime), runtime=params.runtime)
         result = {"enabled": True, "judge_model": config.model,
                   **judge_solutions(backend, template_path.read_text(), items, config.batch_size,
-                                    render=prompt_renderer(params.task, model_dir))}
+                                    prompt_renderer(params.task, model_dir), config.max_new_tokens)}
         write_json(output, {**result, "environment": environment(params.runtime.threads, config.backend)})
         tracker.log_metrics({f"{arm}.judged_{k}": v for k, v in result.items() if k != "enabled"}, summary=True)
         fpr = "n/a" if result["fpr"] is None else f"{result['fpr']:.3f}"

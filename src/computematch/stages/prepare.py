@@ -12,31 +12,16 @@ from collections import Counter
 
 from computematch import paths
 from computematch.config import ConfigError, Params
-from computematch.errors import BadInputError
-from computematch.io import read_jsonl, write_json, write_jsonl
+from computematch.decontamination import decontaminate
+from computematch.io import write_json
+from computematch.provenance import environment
+from computematch.splits import REQUIRED_SPLITS, write_split
 from computematch.tasks import Problem, Task, get_task
-
-REQUIRED_SPLITS = ("train", "val", "test")
-
-
-def read_split(split: str) -> list[Problem]:
-    """Problems of one split; a broken row is an error naming its file and line, an empty split an error naming it."""
-    path = paths.split_file(split)
-    problems = []
-    for number, record in enumerate(read_jsonl(path), start=1):
-        try:
-            problems.append(Problem.from_dict(record))
-        except (KeyError, TypeError, AttributeError) as error:
-            raise BadInputError(f"{path}:{number}: broken problem record ({error!r})") from None
-    if not problems and split in REQUIRED_SPLITS:
-        raise BadInputError(f"{path}: the {split} split is empty (rerun `dvc repro prepare`; check task.{split}_size)")
-    return problems
+from computematch.tracking import stage_run
 
 
 def prepare_splits(task: Task, ngram: int) -> tuple[dict[str, list[Problem]], dict]:
     """The task's splits with contaminated problems dropped, and what prepare reports about them."""
-    from computematch.decontamination import decontaminate
-
     splits, decontamination = decontaminate(task.make_splits(), ngram)
     for split in REQUIRED_SPLITS:
         if not splits[split]:
@@ -54,15 +39,12 @@ def prepare_splits(task: Task, ngram: int) -> tuple[dict[str, list[Problem]], di
 
 
 def main(params: Params) -> None:
-    from computematch.provenance import environment
-    from computematch.tracking import stage_run
-
     with stage_run(params, "prepare") as tracker:
         splits, summary = prepare_splits(get_task(params.task), params.task.decontamination_ngram)
         for split, problems in splits.items():
-            write_jsonl(paths.split_file(split), (p.to_dict() for p in problems))
+            write_split(split, problems)
         write_json(paths.PREPARE_METRICS, {**summary, "environment": environment()})
-        tracker.log_params({f"task.{k}": v for k, v in vars(params.task).items()})
+        tracker.log_sections(task=params.task)
         tracker.log_metrics({f"{split}_problems": n for split, n in summary["problems"].items()})
         tracker.log_metrics({f"decontaminated_{split}": n for split, n in summary["decontamination"]["dropped"].items()})
         for split, levels in summary["by_difficulty"].items():

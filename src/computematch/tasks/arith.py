@@ -4,7 +4,7 @@
     A: 7+2=9. 9*1=9. 9-4=5. #### 5
 
 Every number and every intermediate result lies in 0..9 (the world a tiny model learns in minutes, see
-CALIBRATION.md). Difficulty is the number of steps. `+` and `*` steps may be written with their operands
+docs/calibration.md). Difficulty is the number of steps. `+` and `*` steps may be written with their operands
 commuted (`2+7=9`), so one problem has several correct solutions and "unique solutions" means something.
 The step verifier parses text with regular expressions; it never evaluates it.
 """

@@ -169,9 +169,11 @@ class SplitLoader:
 
 
 class BenchmarkTask:
-    """What GSM8K and MATH share: loading through SplitLoader and few-shot exemplars from the corpus.
+    """What GSM8K and MATH share: loading through SplitLoader, and few-shot exemplars given by the caller.
 
-    Subclasses set `default_fewshot` and implement `_problem(row, id)`, `prompt` and `grade`.
+    Subclasses set `default_fewshot` and implement `_problem(row, id)`, `prompt` and `grade`. The exemplars are
+    the first corpus problems (train-split problems that are never sampled); `splits.load_task` sets them from
+    the prepared corpus, so a prompt never depends on a file read behind the caller's back.
     """
 
     default_fewshot = 0
@@ -192,15 +194,11 @@ class BenchmarkTask:
         return {split: dict(counts) for split, counts in self.loader.skipped.items()}
 
     def make_splits(self) -> dict[str, list[Problem]]:
-        splits = self.loader.make_splits()
-        self.exemplars = splits["corpus"][: self.fewshot]
-        return splits
+        return self.loader.make_splits()
 
     def shots(self) -> list[Problem]:
-        """The few-shot exemplars: the first corpus problems (train-split problems that are never sampled)."""
-        if not self.exemplars and self.fewshot:
-            from computematch import paths
-            from computematch.io import read_jsonl
-
-            self.exemplars = [Problem.from_dict(r) for r in read_jsonl(paths.split_file("corpus"))[: self.fewshot]]
+        """The few-shot exemplars; a few-shot prompt without them would silently be another prompt."""
+        if self.fewshot and self.config.prompt_style == "fewshot" and len(self.exemplars) < self.fewshot:
+            raise RuntimeError(f"{self.config.name}: {self.fewshot}-shot prompts need exemplars "
+                               f"(build the task with computematch.splits.load_task)")
         return self.exemplars[: self.fewshot]

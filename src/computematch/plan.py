@@ -1,12 +1,17 @@
-"""`computematch budget`: the compute-matched plan before sampling, and the measured ledger after it."""
+"""`computematch budget`: the compute-matched plan before sampling, and the measured ledger after it.
+
+    print(render_plan(load_params("params.yaml")))
+
+Not a DVC stage: it reads whatever exists (cards, splits, sample metrics) and renders budget.py's numbers.
+"""
 
 from __future__ import annotations
 
 from statistics import mean
 
 from computematch import paths
-from computematch.budget import plan
-from computematch.config import ConfigError, Params
+from computematch.budget import plan, sampling_ratio
+from computematch.config import ARMS, ConfigError, Params
 from computematch.models import count_parameters_from_config, llama_config, load_card
 
 
@@ -17,13 +22,14 @@ def planned_parameters(params: Params, role: str) -> dict[str, int]:
         return load_card(model_dir)["parameters"]
     spec = params.model(role)
     if spec.pretrain is not None:
-        from computematch.stages.bootstrap import task_tokenizer
-        from computematch.tasks import get_task
+        from computematch.models import task_tokenizer
+        from computematch.splits import load_task, read_split
 
         if not paths.split_file("corpus").exists():
             raise ConfigError(f"models.{role}: run `dvc repro prepare` first (the vocabulary comes from the data)")
-        tokenizer = task_tokenizer(get_task(params.task))
-        return count_parameters_from_config(llama_config(spec.pretrain, tokenizer))
+        splits = {split: read_split(split) for split in ("corpus", "train", "val", "test")}
+        tokenizer = task_tokenizer(load_task(params.task), splits)
+        return count_parameters_from_config(llama_config(spec.pretrain, tokenizer, f"models.{role}.pretrain"))
     from transformers import AutoConfig
 
     from computematch.models import resolve_source
@@ -33,7 +39,7 @@ def planned_parameters(params: Params, role: str) -> dict[str, int]:
 
 def gold_solution_tokens(role: str) -> float | None:
     """W assumed by the paper: the mean length of a gold solution (+ EOS) in the model's tokens."""
-    from computematch.stages.prepare import read_split
+    from computematch.splits import read_split
 
     if not paths.split_file("train").exists():
         return None
@@ -50,13 +56,14 @@ def gold_solution_tokens(role: str) -> float | None:
 def render_plan(params: Params) -> str:
     from computematch.io import read_json
 
-    counts = {role: planned_parameters(params, role) for role in ("wc", "se")}
+    counts = {role: planned_parameters(params, role) for role in ARMS}
     chosen = {role: counts[role][params.budget.param_count] for role in counts}
     widths = {role: gold_solution_tokens(role) or 0.0 for role in counts}
     problems = params.task.train_size
     arms = plan(params.budget, chosen, problems, widths)
     lines = [f"P counted as: {params.budget.param_count} parameters (budget.param_count)",
-             f"ratio P_SE/P_WC: {chosen['se'] / chosen['wc']:.3f}   budget.ratio: {params.budget.ratio}",
+             f"ratio: {sampling_ratio(params.budget, chosen['wc'], chosen['se']):.3f}   "
+             f"(budget.ratio: {params.budget.ratio}; auto = P_SE / P_WC)",
              f"{'arm':<4} {'P':>14} {'S':>4} {'problems':>9} {'W (gold)':>9} {'expected FLOPs':>15} {'measured FLOPs':>15}"]
     for role, arm in arms.items():
         measured_path = paths.metrics_file("sample", role)

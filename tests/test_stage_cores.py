@@ -1,0 +1,110 @@
+"""The pure cores under the stage mains, tested directly; and one load of each model per stage."""
+
+import json
+import shutil
+
+import pytest
+
+from computematch.budget import matched_level, samples_per_arm
+from computematch.config import BudgetConfig, EvaluationConfig, JudgeConfig, parse_params
+from computematch.stages.bootstrap import bootstrap_metrics
+from computematch.stages.finetune import finetune_card, finetune_summary, registry_tags
+from computematch.stages.judge import judged_items
+from computematch.stages.sample import arm_samples, sample_records, sample_summary
+from computematch.tasks import Problem
+
+CARDS = {"wc": {"parameters": {"total": 120, "non_embedding": 100}},
+         "se": {"parameters": {"total": 330, "non_embedding": 300}}}
+
+
+def test_s_wc_is_computed_in_one_place_and_matches_the_stage():
+    budget = BudgetConfig(se_samples=3)
+    samples, ratio = samples_per_arm(budget, 100, 300)
+    assert samples == {"wc": 9, "se": 3} and ratio == 3.0
+    assert arm_samples(budget, "wc", CARDS["wc"], CARDS["se"]) == (9, 3.0)
+    assert arm_samples(budget, "se", None, CARDS["se"]) == (3, 1.0)  # SE never reads WC's card
+    assert arm_samples(BudgetConfig(se_samples=3, param_count="total"), "wc", CARDS["wc"], CARDS["se"])[0] == 8
+    assert arm_samples(BudgetConfig(se_samples=2, ratio=4), "wc", CARDS["wc"], CARDS["se"]) == (8, 4.0)
+
+
+def test_matched_budget_levels():
+    assert [matched_level(k, 3, 9) for k in (1, 2, 3)] == [3, 6, 9]
+    assert [matched_level(k, 10, 31) for k in (1, 10)] == [3, 31]
+
+
+def test_sample_records_and_summary_carry_the_ledger():
+    store = [{"problem_id": "p", "sample_index": i, "text": "x", "prompt_tokens": 4, "completion_tokens": 10,
+              "finished": i == 0} for i in range(2)]
+    records = sample_records(store, {"p": 3})
+    assert records[0] == {"problem_id": "p", "sample_index": 0, "difficulty": 3, "completion": "x", "prompt_tokens": 4,
+                          "completion_tokens": 10, "finished": True}
+    summary = sample_summary(records, drawn=1, samples=2, ratio=1.0, problems=1, parameters=CARDS["se"]["parameters"],
+                             seconds=2.0)
+    assert summary["flops"]["non_embedding"] == 2 * 300 * 20 and summary["reused"] == 1
+    assert summary["generated_tokens_per_second"] == 5.0 and summary["unfinished"] == 1
+
+
+def test_finetune_card_tags_and_summary():
+    result = {"trained": False, "skipped": "no data", "checkpoint": None, "val_greedy_by_checkpoint": {},
+              "val_greedy_accuracy": 0.4, "train_loss": []}
+    card = finetune_card("se", "wc", result, 0, {"weights_dir": "/hub/se", "gguf_file": None}, 1.234, {"torch": "x"})
+    assert card["weights_dir"] == "/hub/se" and card["paradigm"] == "weak-to-strong improvement"
+    assert card["seconds"] == 1.23 and card["environment"] == {"torch": "x"}
+    data = {"coverage": 0.8, "diversity": 2.0, "fpr": 0.3, "samples_per_problem": 9}
+    tags = registry_tags(card, data)
+    assert tags["data_source"] == "wc" and tags["data.coverage"] == 0.8 and tags["trained"] is False
+    assert finetune_summary(card) == {"trained": False, "val_greedy_accuracy": 0.4, "checkpoint_step": None,
+                                      "examples": 0, "seconds": 1.23, "final_train_loss": None}
+
+
+def test_judged_items_are_a_seeded_subset():
+    problems = {f"p{i}": Problem(f"p{i}", f"q{i}", str(i), "s", 2) for i in range(10)}
+    kept = [{"problem_id": f"p{i}", "completion": f"c{i}", "steps_ok": i % 2 == 0} for i in range(10)]
+    config = JudgeConfig(sample_size=4, seed=1)
+    first = judged_items(config, "wc", problems, kept)
+    assert first == judged_items(config, "wc", problems, kept) and len(first) == 4
+    assert first != judged_items(config, "se", problems, kept)
+    assert {"question", "solution", "answer", "steps_ok"} == set(first[0])
+
+
+def test_bootstrap_metrics_from_a_card():
+    card = {"parameters": {"total": 2}, "val_greedy": {"accuracy": 0.5, "by_difficulty": {"2": 0.5}}, "seconds": 3,
+            "environment": {}, "pretrain": {"final_loss": 0.1}}
+    assert bootstrap_metrics(card)["final_loss"] == 0.1 and bootstrap_metrics({**card, "pretrain": {}})["final_loss"] is None
+
+
+@pytest.fixture()
+def evaluation_workspace(tmp_path, monkeypatch, tiny_model_dir, tiny_task):
+    """A repository-shaped folder with the tiny model as `wc` and a prepared test split."""
+    from computematch.splits import write_split
+
+    monkeypatch.chdir(tmp_path)
+    for split, problems in tiny_task.make_splits().items():
+        write_split(split, problems)
+    shutil.copytree(tiny_model_dir, tmp_path / "models" / "base" / "wc")
+    (tmp_path / "models" / "base" / "wc" / "card.json").write_text(json.dumps({"weights_sha256": "tiny"}))
+    return tmp_path
+
+
+def test_evaluate_loads_its_model_once(evaluation_workspace, monkeypatch):
+    from computematch import models
+    from computematch.stages import evaluate
+
+    loads = []
+    original = models.load_model
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: loads.append(args) or original(*args, **kwargs))
+    params = parse_params({"task": {"train_size": 8, "val_size": 4, "test_size": 6, "levels": [2, 3],
+                                    "corpus_size": 300, "corpus_weights": [1, 1]},
+                           "models": {"wc": {"load": "x"}, "se": {"load": "y"}},
+                           "evaluation": {"samples": 2, "maj_k": [2], "max_new_tokens": 24, "batch_size": 8},
+                           "tracking": {"enabled": False}})
+    evaluate.main(params, "wc")
+    assert len(loads) == 1  # sampled and greedy decoding share one load
+    result = json.loads((evaluation_workspace / "metrics" / "eval" / "wc.json").read_text())
+    assert {"pass@1", "greedy", "maj@2"} <= set(result) and result["problems"] == 6
+
+
+def test_evaluation_decodes_sampled_and_greedy_from_one_config():
+    config = EvaluationConfig(temperature=0.7, max_new_tokens=50, seed=3)
+    assert config.decoding().temperature == 0.7 and config.decoding(greedy=True).greedy
+    assert config.decoding(greedy=True).max_new_tokens == 50

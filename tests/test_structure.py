@@ -1,0 +1,74 @@
+"""The shape of the code: one place for each thing, stages over pure cores, defaults in one place, no outside refs."""
+
+import ast
+import dataclasses
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from computematch import config
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = sorted((REPO / "src" / "computematch" / "stages").glob("*.py"))
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("path", [p for p in STAGES if p.name != "__init__.py"], ids=lambda p: p.name)
+def test_a_stage_imports_the_core_never_another_stage(path):
+    stages = {f"computematch.stages.{p.stem}" for p in STAGES if p.name != "__init__.py"} | {"computematch.stages"}
+    assert not (_imported_modules(path) & stages), f"{path.name} imports a stage module"
+
+
+def test_nothing_outside_the_stages_imports_a_stage_except_the_cli_and_benchmarks():
+    for path in (REPO / "src" / "computematch").rglob("*.py"):
+        if "stages" in path.parts or path.name == "cli.py":
+            continue
+        assert not any(name.startswith("computematch.stages") for name in _imported_modules(path)), path
+
+
+@pytest.mark.parametrize("path", [p for p in STAGES if p.name != "__init__.py"], ids=lambda p: p.name)
+def test_every_stage_main_is_at_most_30_lines(path):
+    tree = ast.parse(path.read_text())
+    [main] = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "main"]
+    assert main.end_lineno - main.lineno + 1 <= 30, f"{path.name}: main() has {main.end_lineno - main.lineno + 1} lines"
+
+
+def test_dataclass_defaults_equal_params_yaml():
+    """params.yaml is the documented default: the dataclass defaults must not drift from it."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, cls in config.SECTIONS.items():
+        defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        for key, value in (raw.get(section) or {}).items():
+            if key in defaults:
+                default = list(defaults[key]) if isinstance(defaults[key], tuple) else defaults[key]
+                assert default == value, f"{section}.{key}: dataclass default {default!r}, params.yaml {value!r}"
+
+
+def test_no_file_in_the_repository_refers_to_a_document_outside_it():
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    outside = re.compile(r"\.\./shared|\b(CALIBRATION|STACK|PAPER|STYLE)\.md\b")
+    offenders = [name for name in tracked if not name.startswith(".ci/") and (REPO / name).is_file()
+                 and name.endswith((".py", ".md", ".yaml", ".yml", ".toml", ".txt", ".cfg"))
+                 and outside.search((REPO / name).read_text(errors="replace"))]
+    assert offenders == [], offenders
+
+
+def test_the_study_names_live_in_one_place():
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    names = {key: value for entry in dvc["vars"] for key, value in entry.items()}
+    assert tuple(names["roles"]) == config.MODEL_ROLES and tuple(names["arms"]) == config.ARMS
+    assert config.EVALUATED == config.MODEL_ROLES + config.FINETUNED
+    assert config.PARADIGMS[("se", "wc")] == "weak-to-strong improvement"
