@@ -47,7 +47,9 @@ def test_sample_records_and_summary_carry_the_ledger():
 def test_finetune_card_tags_and_summary():
     result = {"trained": False, "skipped": "no data", "checkpoint": None, "val_greedy_by_checkpoint": {},
               "val_greedy_accuracy": 0.4, "train_loss": []}
-    card = finetune_card("se", "wc", result, 0, {"weights_dir": "/hub/se", "gguf_file": None}, 1.234, {"torch": "x"})
+    dataset = {"dataset": "data/filter/wc.jsonl", "dataset_sha256": "abc", "examples": 0}
+    card = finetune_card("se", "wc", result, dataset, {"weights_dir": "/hub/se", "gguf_file": None}, 1.234,
+                         {"torch": "x"})
     assert card["weights_dir"] == "/hub/se" and card["paradigm"] == "weak-to-strong improvement"
     assert card["seconds"] == 1.23 and card["environment"] == {"torch": "x"}
     data = {"coverage": 0.8, "diversity": 2.0, "fpr": 0.3, "samples_per_problem": 9}

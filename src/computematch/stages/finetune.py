@@ -60,13 +60,13 @@ def train_and_select(params: Params, role: str, arm: str, records: list[dict], w
             "val_greedy_accuracy": scores[best.name], "train_loss": [e for e in history if "loss" in e]}
 
 
-def finetune_card(role: str, arm: str, result: dict, examples: int, base_card: dict, seconds: float,
+def finetune_card(role: str, arm: str, result: dict, dataset: dict, base_card: dict, seconds: float,
                   environment: dict) -> dict:
-    """The finetuned model's card; an untrained stand-in points at the base model's weights, as its card did."""
+    """The finetuned model's card; an untrained stand-in points at the base model's weights, as its card did.
+    `dataset`: {dataset (path), dataset_sha256, examples}."""
     inherited = {k: base_card[k] for k in ("weights_dir", "gguf_file") if not result["trained"] and k in base_card}
-    return {**inherited, "model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], **result,
-            "dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
-            "examples": examples, "seconds": round(seconds, 2), "environment": environment}
+    return {**inherited, "model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], **result, **dataset,
+            "seconds": round(seconds, 2), "environment": environment}
 
 
 def registry_tags(card: dict, data: dict) -> dict:
@@ -94,7 +94,9 @@ def main(params: Params, role: str, arm: str) -> None:
         tracker.log_sections(finetune=params.finetune)
         started = time.perf_counter()
         result = train_and_select(params, role, arm, records, work, device)
-        card = finetune_card(role, arm, result, len(records), base_card, time.perf_counter() - started,
+        dataset = {"dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
+                   "examples": len(records)}
+        card = finetune_card(role, arm, result, dataset, base_card, time.perf_counter() - started,
                              environment(params.runtime.threads))
         write_json(work / "best" / "card.json", card)
         replace_dir(work / "best", target)
