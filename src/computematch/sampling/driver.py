@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -105,3 +106,33 @@ def draw(backend: Backend, decoding: Decoding, prompts: dict[str, str], samples_
         if progress is not None:
             progress(len(batch))
     return [store.get(request) for request in wanted], len(pending)
+
+
+def batch_invariant(backend: Backend, decoding: Decoding, requests: list[Request], probes: int = 4) -> bool:
+    """Whether the first `probes` requests come out the same alone as in one batch with the rest of `requests`.
+
+    Nested budgets and resume rest on a sample not depending on its batch. Exact on the transformers backend and
+    on vLLM in float32 on CPU; low-precision GPU kernels may reduce in batch-dependent order (vLLM documents
+    this), so the stages check on a few requests and warn.
+    """
+    batch = requests[: max(probes, 1) * 4]
+    together = backend.generate(batch, decoding)[:probes]
+    alone = [backend.generate([request], decoding)[0] for request in batch[:probes]]
+    return [c.text for c in together] == [c.text for c in alone]
+
+
+def draw_checked(backend: Backend, decoding: Decoding, prompts: dict[str, str], samples_per_problem: int,
+                 store: SampleStore, batch_size: int, desc: str) -> tuple[list[dict], int, bool | None]:
+    """`draw` with progress shown under `desc`, then, when anything was drawn, the batch-invariance check:
+    (records, number drawn, invariant or None when nothing was drawn). A failed check is a one-line warning."""
+    from computematch.progress import Progress
+
+    with Progress(len(prompts) * samples_per_problem, desc, unit="sample") as progress:
+        records, drawn = draw(backend, decoding, prompts, samples_per_problem, store, batch_size, progress.update)
+    if not drawn:
+        return records, drawn, None
+    invariant = batch_invariant(backend, decoding, [Request(pid, 0, prompt) for pid, prompt in prompts.items()])
+    if not invariant:
+        print(f"warning: {desc}: the {backend.name} backend's samples depend on their batch here, so nested budgets "
+              "and resumed runs are not exact (README, vLLM: which settings are safe)", file=sys.stderr)
+    return records, drawn, invariant

@@ -18,12 +18,11 @@ from computematch.config import FINETUNED, MODEL_ROLES, EvaluationConfig, Params
 from computematch.evaluation import greedy_grades
 from computematch.io import read_json, write_json
 from computematch.metrics import majority_answer, pass_at_k
-from computematch.progress import Progress
 from computematch.prompting import prompt_renderer
 from computematch.provenance import environment
 from computematch.runtime import apply_runtime
 from computematch.sampling import get_backend
-from computematch.sampling.driver import SampleStore, draw, open_store
+from computematch.sampling.driver import SampleStore, draw_checked, open_store
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
 
@@ -55,15 +54,16 @@ def score(problems, sampled: dict[str, list], greedy: dict[str, object], maj_k) 
 
 
 def evaluate_model(backend, render, task, problems, config: EvaluationConfig, store: SampleStore,
-                   progress=None) -> dict:
+                   desc: str = "evaluate") -> dict:
     """Sampled (pass@1, maj@k) and greedy scores of one loaded model: both decodings share the backend's load."""
-    records, _ = draw(backend, config.decoding(), {p.id: render(task.prompt(p)) for p in problems}, config.samples,
-                      store, config.batch_size, progress=progress)
+    records, _, invariant = draw_checked(backend, config.decoding(), {p.id: render(task.prompt(p)) for p in problems},
+                                         config.samples, store, config.batch_size, desc)
     by_problem, sampled = {problem.id: problem for problem in problems}, defaultdict(list)
     for record in records:
         sampled[record["problem_id"]].append(task.grade(by_problem[record["problem_id"]], record["text"]))
     greedy = greedy_grades(backend, render, task, problems, config.max_new_tokens, config.batch_size)
-    return {**score(problems, sampled, greedy, config.maj_k), "grading": task.grading, "samples": config.samples}
+    return {**score(problems, sampled, greedy, config.maj_k), "grading": task.grading, "samples": config.samples,
+            "batch_invariant": invariant}
 
 
 def main(params: Params, name: str) -> None:
@@ -76,9 +76,7 @@ def main(params: Params, name: str) -> None:
         started = time.perf_counter()
         store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.backend, config.decoding())
         backend = get_backend(config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime)
-        with Progress(len(problems) * config.samples, f"evaluate@{name}", unit="sample") as progress:
-            scores = evaluate_model(backend, prompt_renderer(params.task, model_dir), task, problems, config, store,
-                                    progress=progress.update)
+        scores = evaluate_model(backend, prompt_renderer(params.task, model_dir), task, problems, config, store, stage)
         result = {**scores, "seconds": round(time.perf_counter() - started, 2),
                   "environment": environment(params.runtime.threads, config.backend)}
         write_json(paths.metrics_file("eval", name), result)

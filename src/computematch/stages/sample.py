@@ -16,12 +16,11 @@ from computematch.budget import card_parameters, ledger, samples_per_arm
 from computematch.config import BudgetConfig, Params
 from computematch.io import write_json, write_jsonl
 from computematch.models import load_card
-from computematch.progress import Progress
 from computematch.prompting import prompt_renderer
 from computematch.provenance import environment
 from computematch.runtime import apply_runtime
 from computematch.sampling import get_backend
-from computematch.sampling.driver import draw, open_store
+from computematch.sampling.driver import draw_checked, open_store
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
 
@@ -64,12 +63,11 @@ def main(params: Params, arm: str) -> None:
         tracker.log_sections(sampling=config, budget=params.budget)
         started = time.perf_counter()
         backend = get_backend(config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime)
-        with Progress(len(problems) * samples, f"sample@{arm}", unit="sample") as progress:
-            records, drawn = draw(backend, config.decoding, {p.id: render(task.prompt(p)) for p in problems}, samples,
-                                  store, config.batch_size, progress=progress.update)
+        records, drawn, invariant = draw_checked(backend, config.decoding, {p.id: render(task.prompt(p)) for p in problems},
+                                                 samples, store, config.batch_size, f"sample@{arm}")
         write_jsonl(paths.samples_file(arm), sample_records(records, {p.id: p.difficulty for p in problems}))
-        summary = sample_summary(records, drawn, samples, ratio, len(problems), card["parameters"],
-                                 time.perf_counter() - started)
+        summary = {**sample_summary(records, drawn, samples, ratio, len(problems), card["parameters"],
+                                    time.perf_counter() - started), "batch_invariant": invariant}
         write_json(paths.metrics_file("sample", arm),
                    {**summary, "environment": environment(params.runtime.threads, config.backend)})
         tracker.log_metrics({f"{arm}.{k}": v for k, v in summary.items()}, summary=True)
