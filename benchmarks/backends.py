@@ -18,9 +18,9 @@ Results go to benchmarks/results/ as JSON. Run by hand on an otherwise idle mach
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -99,7 +99,8 @@ def worker(spec: dict) -> dict:
         generate = raw_vllm(spec, runtime)
     else:
         backend = get_backend(spec["backend"], spec["model"], spec["device"], runtime=runtime)
-        generate = lambda batch: [(c.prompt_tokens, c.completion_tokens) for c in backend.generate(batch, decoding)]  # noqa: E731
+        generate = lambda batch: [(c.prompt_tokens, c.completion_tokens, c.text)  # noqa: E731
+                                  for c in backend.generate(batch, decoding)]
     load_seconds, first_batch, counts = time.perf_counter() - started, None, []
     started = time.perf_counter()
     for start in range(0, len(requests), spec["batch_size"]):
@@ -109,13 +110,14 @@ def worker(spec: dict) -> dict:
     from transformers import AutoConfig
 
     parameters = count_parameters_from_config(AutoConfig.from_pretrained(spec["model"]))["total"]
-    prompt_tokens, generated = sum(p for p, _ in counts), sum(g for _, g in counts)
+    prompt_tokens, generated = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    texts = hashlib.sha256("\x00".join(c[2] for c in counts).encode()).hexdigest()[:16]
     return {"backend": spec["backend"], "prefix_caching": spec["prefix_caching"], "requests": len(requests),
             "load_seconds": round(load_seconds, 2), "first_batch_seconds": round(first_batch, 3),
             "seconds": round(seconds, 3), "prompt_tokens": prompt_tokens, "generated_tokens": generated,
             "generated_tokens_per_second": round(generated / seconds, 1),
             "achieved_flops_per_second": 2 * parameters * (prompt_tokens + generated) / seconds,
-            "parameters_total": parameters,
+            "parameters_total": parameters, "completions_sha256": texts,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -130,7 +132,7 @@ def raw_vllm(spec: dict, runtime):
         params = [SamplingParams(temperature=0.7, max_tokens=spec["max_new_tokens"], seed=index)
                   for index, _ in enumerate(batch)]
         outputs = engine.generate([r.prompt for r in batch], params, use_tqdm=False)
-        return [(len(o.prompt_token_ids), len(o.outputs[0].token_ids)) for o in outputs]
+        return [(len(o.prompt_token_ids), len(o.outputs[0].token_ids), o.outputs[0].text) for o in outputs]
 
     return generate
 
@@ -166,8 +168,9 @@ def main() -> None:
     device = "cuda" if args.gpu else "cpu"
     base = {"threads": args.threads, "batch_size": args.batch_size, "device": device, "samples": args.samples,
             "max_new_tokens": args.max_new_tokens}
-    results = {"machine": {"cpu": platform.processor() or platform.machine(), "device": device,
-                           "threads": args.threads, "torch": torch.__version__},
+    from computematch.provenance import environment
+
+    results = {"machine": {**environment(args.threads, "vllm", ("torch", "transformers")), "device": device},
                "matmul_ceiling_flops_per_second": None if args.gpu else matmul_ceiling(args.threads),
                "scenarios": {}}
     scenarios = ["builtin", "fewshot"] if args.scenario == "both" else [args.scenario]
@@ -188,7 +191,10 @@ def main() -> None:
         for row in rows:
             row["share_of_matmul_ceiling"] = round(row["achieved_flops_per_second"] / ceiling, 4) if ceiling else None
             print(json.dumps({"scenario": scenario, **row}), flush=True)
-        results["scenarios"][scenario] = {"model": str(model), "prompts": len(prompts), "runs": rows}
+        same = len({row["completions_sha256"] for row in rows}) == 1
+        results["scenarios"][scenario] = {"model": str(model), "prompts": len(prompts), "runs": rows,
+                                          "identical_completions": same}
+        print(f"{scenario}: {'identical' if same else 'DIFFERENT'} completions across the runs")
         if args.gpu:
             overhead = rows[0]["seconds"] / rows[1]["seconds"] - 1
             results["scenarios"][scenario]["project_overhead_vs_raw_vllm"] = round(overhead, 4)

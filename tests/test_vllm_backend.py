@@ -267,3 +267,34 @@ def test_a_killed_real_engine_run_resumes_to_the_same_bytes(tmp_path, vllm_model
     assert (killed / "data/sample/se.jsonl").read_bytes() == (whole / "data/sample/se.jsonl").read_bytes()
     resumed = json.loads((killed / "metrics/sample/se.json").read_text())
     assert resumed["reused"] == drawn_before and resumed["batch_invariant"] is True
+
+
+@pytest.mark.vllm
+@require_vllm
+def test_the_judge_stage_runs_on_the_real_engine(tmp_path, vllm_model_dir, tiny_task):
+    root = _workspace(tmp_path / "judge", vllm_model_dir, tiny_task)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["judge"] = {"enabled": True, "model": "se", "backend": "vllm", "sample_size": 6, "max_new_tokens": 16,
+                       "prompt_file": "judge.txt", "batch_size": 4}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    (root / "judge.txt").write_text("{question} {solution} #### {answer} VERDICT: ")  # fits the tiny context
+    problems = tiny_task.make_splits()["train"]
+    kept = [{"problem_id": p.id, "completion": p.solution, "steps_ok": True} for p in problems]
+    (root / "data" / "filter").mkdir(parents=True)
+    (root / "data" / "filter" / "se.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    run = subprocess.run([sys.executable, "-m", "computematch.cli", "judge", "se"], cwd=root, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads((root / "metrics" / "judge" / "se.json").read_text())
+    assert result["enabled"] and result["sample_size"] == 6 and result["judged"] + result["unparsable"] == 6
+    assert result["environment"]["sampling_backend"] == "vllm" and result["environment"]["vllm"] == "0.32.0"
+
+
+def test_the_gpu_benchmark_skips_cleanly_without_a_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the benchmark would run for real")
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "backends.py"), "--gpu"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "skipped: --gpu needs a CUDA GPU and vllm; none here"

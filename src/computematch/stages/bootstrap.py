@@ -19,7 +19,7 @@ from computematch.io import replace_dir, staging_dir, write_json
 from computematch.models import (
     PARAM_COUNT_NOTE, pretrain_into, resolve_loaded, resolve_source, weights_digest, write_card,
 )
-from computematch.provenance import environment
+from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
@@ -37,7 +37,7 @@ def bootstrap_model(params: Params, role: str, task, splits: dict, directory: Pa
     card["weights_sha256"] = weights_digest(Path(card.get("weights_dir") or directory))
     card["val_greedy"] = greedy_accuracy(directory, task, splits["val"], device, params.runtime)
     card["seconds"] = round(time.perf_counter() - started, 2)
-    card["environment"] = environment(params.runtime.threads)
+    card["environment"] = environment(params.runtime.threads, libraries=MODEL_LIBRARIES)
     return card
 
 

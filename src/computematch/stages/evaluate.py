@@ -19,7 +19,7 @@ from computematch.evaluation import greedy_grades
 from computematch.io import read_json, write_json
 from computematch.metrics import majority_answer, pass_at_k
 from computematch.prompting import prompt_renderer
-from computematch.provenance import environment
+from computematch.provenance import GRADING_LIBRARIES, MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
 from computematch.sampling import get_backend
 from computematch.sampling.driver import SampleStore, draw_checked, open_store
@@ -78,7 +78,8 @@ def main(params: Params, name: str) -> None:
         backend = get_backend(config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime)
         scores = evaluate_model(backend, prompt_renderer(params.task, model_dir), task, problems, config, store, stage)
         result = {**scores, "seconds": round(time.perf_counter() - started, 2),
-                  "environment": environment(params.runtime.threads, config.backend)}
+                  "environment": environment(params.runtime.threads, config.backend,
+                                                  (*MODEL_LIBRARIES, *GRADING_LIBRARIES))}
         write_json(paths.metrics_file("eval", name), result)
         top = {k: v for k, v in result.items() if k.startswith(("pass@", "maj@")) or k == "greedy"}
         tracker.log_metrics({f"{name}.{k}": v for k, v in top.items()}, summary=True)

@@ -21,7 +21,7 @@ from computematch.errors import BadInputError
 from computematch.io import read_json, read_jsonl, write_json, write_jsonl
 from computematch.metrics import Graded, coverage_at_k, data_quality, diversity_at_k, sample_accuracy
 from computematch.models import load_card
-from computematch.provenance import environment
+from computematch.provenance import GRADING_LIBRARIES, environment
 from computematch.splits import load_task, read_split
 from computematch.tasks import Problem, Task, normalize_solution
 from computematch.tracking import stage_run
@@ -165,7 +165,7 @@ def main(params: Params, arm: str) -> None:
         kept, report = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
                                       source=str(paths.samples_file(arm)))
         report["decontamination"] = {"ngram": decontamination["ngram"], "dropped": decontamination["dropped"]}
-        report["environment"] = environment()
+        report["environment"] = environment(libraries=GRADING_LIBRARIES)
         write_jsonl(paths.sft_file(arm), kept)
         write_json(paths.metrics_file("data", arm), report)
         top = {k: report[k] for k in ("coverage", "diversity", "verified_diversity", "fpr", "flops",

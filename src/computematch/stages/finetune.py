@@ -21,7 +21,7 @@ from computematch.config import PARADIGMS, Params
 from computematch.evaluation import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
 from computematch.prompting import prompt_renderer
-from computematch.provenance import environment
+from computematch.provenance import TRAINING_LIBRARIES, environment
 from computematch.runtime import apply_runtime
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
@@ -97,7 +97,7 @@ def main(params: Params, role: str, arm: str) -> None:
         dataset = {"dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
                    "examples": len(records)}
         card = finetune_card(role, arm, result, dataset, base_card, time.perf_counter() - started,
-                             environment(params.runtime.threads))
+                             environment(params.runtime.threads, libraries=TRAINING_LIBRARIES))
         write_json(work / "best" / "card.json", card)
         replace_dir(work / "best", target)
         for entry in card["train_loss"]:

@@ -18,7 +18,7 @@ from computematch.config import MODEL_ROLES, ConfigError, Decoding, JudgeConfig,
 from computematch.io import read_jsonl, write_json
 from computematch.metrics import wilson_interval
 from computematch.prompting import prompt_renderer
-from computematch.provenance import environment
+from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
 from computematch.sampling import Request, get_backend
 from computematch.splits import read_split
@@ -92,7 +92,7 @@ def main(params: Params, arm: str) -> None:
         result = {"enabled": True, "judge_model": config.model,
                   **judge_solutions(backend, template_path.read_text(), items, config.batch_size,
                                     prompt_renderer(params.task, model_dir), config.max_new_tokens)}
-        write_json(output, {**result, "environment": environment(params.runtime.threads, config.backend)})
+        write_json(output, {**result, "environment": environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)})
         tracker.log_metrics({f"{arm}.judged_{k}": v for k, v in result.items() if k != "enabled"}, summary=True)
         fpr = "n/a" if result["fpr"] is None else f"{result['fpr']:.3f}"
         print(f"judge@{arm}: judged FPR {fpr} (95% CI {result['fpr_ci95'][0]:.3f}-{result['fpr_ci95'][1]:.3f}, "

@@ -43,7 +43,7 @@ def main(params: Params) -> None:
         splits, summary = prepare_splits(get_task(params.task), params.task.decontamination_ngram)
         for split, problems in splits.items():
             write_split(split, problems)
-        write_json(paths.PREPARE_METRICS, {**summary, "environment": environment()})
+        write_json(paths.PREPARE_METRICS, {**summary, "environment": environment(libraries=("datasets",))})
         tracker.log_sections(task=params.task)
         tracker.log_metrics({f"{split}_problems": n for split, n in summary["problems"].items()})
         tracker.log_metrics({f"decontaminated_{split}": n for split, n in summary["decontamination"]["dropped"].items()})

@@ -17,7 +17,7 @@ from computematch.config import BudgetConfig, Params
 from computematch.io import write_json, write_jsonl
 from computematch.models import load_card
 from computematch.prompting import prompt_renderer
-from computematch.provenance import environment
+from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
 from computematch.sampling import get_backend
 from computematch.sampling.driver import draw_checked, open_store
@@ -69,7 +69,7 @@ def main(params: Params, arm: str) -> None:
         summary = {**sample_summary(records, drawn, samples, ratio, len(problems), card["parameters"],
                                     time.perf_counter() - started), "batch_invariant": invariant}
         write_json(paths.metrics_file("sample", arm),
-                   {**summary, "environment": environment(params.runtime.threads, config.backend)})
+                   {**summary, "environment": environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)})
         tracker.log_metrics({f"{arm}.{k}": v for k, v in summary.items()}, summary=True)
         print(f"sample@{arm}: S={samples} (ratio {ratio:.3f}), {len(records)} samples ({drawn} drawn now, "
               f"{summary['reused']} reused); FLOPs {summary['flops'][params.budget.param_count]:.3e}")
