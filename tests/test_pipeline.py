@@ -1,10 +1,15 @@
-"""Micro end-to-end: the real DVC pipeline on a tiny config in a temporary copy of the repository."""
+"""Micro end-to-end: the real DVC pipeline on a tiny config in a temporary copy of the repository, tracked on a
+real `mlflow server` (loopback, SQL backend, proxied artifacts), pushed to a DVC remote and pulled into a clone."""
 
+import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -32,6 +37,7 @@ TINY_PARAMS = {
                    "batch_size": 64, "seed": 0, "backend": "transformers"},
     "judge": {"enabled": False},
     "runtime": {"threads": 1, "device": "cpu"},
+    "ray": {"workers": 1, "address": None, "temp_dir": None},
     "tracking": {"enabled": True, "uri": None, "experiment": "computematch-test"},
 }
 
@@ -42,8 +48,45 @@ def _run(args, cwd, env):
     return result.stdout + result.stderr
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server at {url} exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer in {seconds} s")
+
+
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def mlflow_server(tmp_path_factory):
+    """`mlflow server` on 127.0.0.1 with a sqlite backend and proxied artifacts, as the README starts it."""
+    home, port = tmp_path_factory.mktemp("mlflow-server"), _free_port()
+    log = (home / "server.log").open("w")  # a file, not a pipe: a full pipe would block the server
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+         "--artifacts-destination", str(home / "artifacts")],
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, stdout=log, stderr=subprocess.STDOUT)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{uri}/health", server)
+        yield uri
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, mlflow_server):
     root = tmp_path_factory.mktemp("study")
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
@@ -53,7 +96,7 @@ def workspace(tmp_path_factory):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "DVC_SITE_CACHE_DIR": str(root / ".dvc-site"), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env["MLFLOW_TRACKING_URI"] = mlflow_server
     _run(["git", "init", "-q"], root, env)
     _run(["dvc", "init", "-q"], root, env)
     _run(["git", "add", "-A"], root, env)
@@ -100,11 +143,14 @@ def test_base_models_load_with_from_pretrained(workspace):
     assert model.config.hidden_size == 16 and tokenizer.eos_token == "<eos>"
 
 
-def test_mlflow_store_groups_the_stage_runs(workspace):
+def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(workspace, mlflow_server, tmp_path):
+    import mlflow
     from mlflow.tracking import MlflowClient
+    from transformers import AutoModelForCausalLM
 
     root, _, _ = workspace
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    assert not (root / "mlflow.db").exists()  # everything went to the server
+    client = MlflowClient(mlflow_server)
     experiment = client.get_experiment_by_name("computematch-test")
     runs = client.search_runs([experiment.experiment_id])
     stages = [r for r in runs if r.data.tags.get("computematch.role") == "stage"]
@@ -116,6 +162,60 @@ def test_mlflow_store_groups_the_stage_runs(workspace):
     assert registered == {f"computematch-{m}-on-{d}" for m in ("student", "wc", "se") for d in ("wc", "se")}
     version = client.get_model_version("computematch-se-on-wc", "1")
     assert version.tags["data_source"] == "wc" and "test_pass_at_1" in version.tags
+    assert version.source.startswith("mlflow-artifacts:/")  # proxied: the client never touched the server's disk
+    mlflow.set_tracking_uri(mlflow_server)
+    downloaded = mlflow.artifacts.download_artifacts("models:/computematch-se-on-wc/1", dst_path=str(tmp_path))
+    assert AutoModelForCausalLM.from_pretrained(downloaded).config.hidden_size == 32
+
+
+def _moto_server() -> str | None:
+    """An S3-compatible server from PyPI (moto), in CI's own virtualenv or on PATH."""
+    candidates = [os.environ.get("COMPUTEMATCH_MOTO_SERVER"), str(REPO / ".venv-moto" / "bin" / "moto_server"),
+                  shutil.which("moto_server")]
+    return next((c for c in candidates if c and Path(c).exists()), None)
+
+
+@pytest.fixture()
+def remote(request, tmp_path):
+    """A DVC remote: a local directory, or a bucket on a moto S3 server started on 127.0.0.1 for the test."""
+    if request.param == "local":
+        yield str(tmp_path / "remote"), {}, {}
+        return
+    if importlib.util.find_spec("dvc_s3") is None:
+        pytest.skip("an S3 remote needs the s3 extra (pip install 'computematch[s3]')")
+    if _moto_server() is None:
+        pytest.skip("no S3-compatible server: pip install 'moto[server]' in its own virtualenv (.venv-moto)")
+    port = _free_port()
+    server = subprocess.Popen([_moto_server(), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{endpoint}/moto-api/", server)
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/study", method="PUT"))  # push creates no bucket
+        credentials = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+        yield "s3://study/cache", {"endpointurl": endpoint}, credentials
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("remote", ["local", "s3"], indirect=True)
+def test_push_then_a_fresh_clone_pulls_and_repro_does_nothing(workspace, remote, tmp_path):
+    root, env, _ = workspace
+    url, settings, credentials = remote
+    env = {**env, **credentials}
+    _run(["dvc", "remote", "add", "-f", "-d", "store", url], root, env)
+    for key, value in settings.items():
+        _run(["dvc", "remote", "modify", "store", key, value], root, env)
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "results and the remote"], root, env)
+    _run(["dvc", "push", "--run-cache"], root, env)
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "-q", str(root), str(clone)], tmp_path, env)
+    _run(["dvc", "pull"], clone, env)
+    log = _run(["dvc", "repro"], clone, env)
+    assert "Running stage" not in log and "Data and pipelines are up to date" in log
+    assert (clone / "models" / "ft" / "se-wc" / "card.json").exists()
 
 
 def test_report_has_the_papers_tables_and_plots(workspace):

@@ -8,7 +8,7 @@ import pytest
 from computematch.budget import matched_level, samples_per_arm
 from computematch.config import BudgetConfig, EvaluationConfig, JudgeConfig, parse_params
 from computematch.stages.bootstrap import bootstrap_metrics
-from computematch.stages.finetune import finetune_card, finetune_summary, registry_tags
+from computematch.stages.finetune import finetune_card, finetune_summary, global_batch, registry_tags
 from computematch.stages.judge import judged_items
 from computematch.stages.sample import arm_samples, sample_records, sample_summary
 from computematch.tasks import Problem
@@ -47,7 +47,8 @@ def test_sample_records_and_summary_carry_the_ledger():
 def test_finetune_card_tags_and_summary():
     result = {"trained": False, "skipped": "no data", "checkpoint": None, "val_greedy_by_checkpoint": {},
               "val_greedy_accuracy": 0.4, "train_loss": []}
-    dataset = {"dataset": "data/filter/wc.jsonl", "dataset_sha256": "abc", "examples": 0}
+    dataset = {"dataset": "data/filter/wc.jsonl", "dataset_sha256": "abc", "examples": 0, "processes": 2,
+               "global_batch": 32}
     card = finetune_card("se", "wc", result, dataset, {"weights_dir": "/hub/se", "gguf_file": None}, 1.234,
                          {"torch": "x"})
     assert card["weights_dir"] == "/hub/se" and card["paradigm"] == "weak-to-strong improvement"
@@ -55,8 +56,11 @@ def test_finetune_card_tags_and_summary():
     data = {"coverage": 0.8, "diversity": 2.0, "fpr": 0.3, "samples_per_problem": 9}
     tags = registry_tags(card, data)
     assert tags["data_source"] == "wc" and tags["data.coverage"] == 0.8 and tags["trained"] is False
-    assert finetune_summary(card) == {"trained": False, "val_greedy_accuracy": 0.4, "checkpoint_step": None,
-                                      "examples": 0, "seconds": 1.23, "final_train_loss": None}
+    assert finetune_summary(card) == {"trained": False, "val_greedy_accuracy": 0.4, "processes": 2, "global_batch": 32,
+                                      "checkpoint_step": None, "examples": 0, "seconds": 1.23,
+                                      "final_train_loss": None}
+    assert global_batch({"per_device_train_batch_size": 16}, 2) == global_batch({"per_device_train_batch_size": 32}, 1)
+    assert global_batch({"gradient_accumulation_steps": 2}, 1) == 16  # TRL's default per-device batch is 8
 
 
 def test_judged_items_are_a_seeded_subset():

@@ -349,6 +349,8 @@ class RuntimeConfig:
     gpu_memory_utilization: float = 0.9  # share of GPU memory vllm may take
     prefix_caching: bool = True  # vllm: reuse the KV cache of shared prompt prefixes (few-shot exemplars)
     cpu_kv_cache_gib: int = 1  # vllm on CPU: KV cache size (unset, vLLM would take most of the machine's RAM)
+    processes: int = 1  # finetuning processes (ranks); > 1 trains data-parallel (gloo on CPU, NCCL on GPUs)
+    distributed_timeout_s: int = 300  # a rank that stops answering fails the run after this long
 
     def __post_init__(self):
         _positive_int("runtime.threads", self.threads)
@@ -359,6 +361,23 @@ class RuntimeConfig:
         if not isinstance(self.prefix_caching, bool):
             _fail("runtime.prefix_caching", f"must be true or false, got {self.prefix_caching!r}")
         _positive_int("runtime.cpu_kv_cache_gib", self.cpu_kv_cache_gib)
+        _positive_int("runtime.processes", self.processes)
+        _positive_int("runtime.distributed_timeout_s", self.distributed_timeout_s)
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """Spreading the requests of sample, evaluate and judge over Ray workers, each holding one model replica."""
+
+    workers: int = 1  # 1: sample in the stage's own process, no Ray
+    address: str | None = None  # join an existing cluster ('127.0.0.1:6379'); null: a local one per stage
+    temp_dir: str | None = None  # Ray's session files; null: .ray/ in the repository (gitignored)
+
+    def __post_init__(self):
+        _positive_int("ray.workers", self.workers)
+        for key in ("address", "temp_dir"):
+            if getattr(self, key) is not None:
+                _string(f"ray.{key}", getattr(self, key))
 
 
 @dataclass(frozen=True)
@@ -389,6 +408,7 @@ class Params:
     finetune: dict = field(default_factory=dict)  # TRL SFTConfig fields, checked against SFTConfig when used
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -413,6 +433,7 @@ SECTIONS = {
     "runtime": RuntimeConfig,
     "evaluation": EvaluationConfig,
     "judge": JudgeConfig,
+    "ray": RayConfig,
     "tracking": TrackingConfig,
 }
 

@@ -212,6 +212,7 @@ def stage_run(params: Params, stage: str, root: Path | None = None) -> Iterator[
     for name, value in HTTP_LIMITS.items():
         os.environ.setdefault(name, value)
     import mlflow
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     mlflow.set_tracking_uri(uri)
@@ -227,5 +228,9 @@ def stage_run(params: Params, stage: str, root: Path | None = None) -> Iterator[
         tags["git.commit"] = commit
     if experiment_name:
         tags["dvc.exp_name"] = experiment_name
-    with mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=tags) as run:
-        yield MlflowTracker(client, run.info.run_id, parent_id)
+    try:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=tags) as run:
+            yield MlflowTracker(client, run.info.run_id, parent_id)
+    except MlflowException as error:  # the server went away mid-stage, after MLflow's bounded retries
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TrackingError(f"tracking.uri: MLflow at {uri} failed during {stage}: {first[:300]}") from None

@@ -21,7 +21,7 @@ from computematch.metrics import majority_answer, pass_at_k
 from computematch.prompting import prompt_renderer
 from computematch.provenance import GRADING_LIBRARIES, MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
-from computematch.sampling import get_backend
+from computematch.sampling import backend_session
 from computematch.sampling.driver import SampleStore, draw_checked, open_store
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
@@ -70,12 +70,12 @@ def main(params: Params, name: str) -> None:
     config, model_dir = params.evaluation, paths.model_dir(name)
     task, problems = load_task(params.task), read_split("test")
     stage = f"evaluate-base@{name}" if name in MODEL_ROLES else f"evaluate@{name}"  # dvc.yaml's stage names
-    with stage_run(params, stage) as tracker:
+    store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.backend, config.decoding())
+    with stage_run(params, stage) as tracker, backend_session(
+            config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime, params.ray) as backend:
         tracker.log_params({"model": name})
-        tracker.log_sections(evaluation=config)
+        tracker.log_sections(evaluation=config, ray=params.ray)
         started = time.perf_counter()
-        store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.backend, config.decoding())
-        backend = get_backend(config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime)
         scores = evaluate_model(backend, prompt_renderer(params.task, model_dir), task, problems, config, store, stage)
         result = {**scores, "seconds": round(time.perf_counter() - started, 2),
                   "environment": environment(params.runtime.threads, config.backend,

@@ -43,6 +43,7 @@ def train_and_select(params: Params, role: str, arm: str, records: list[dict], w
     No training data (no sample had a right answer) is a counted skip, not a crash: the base model stands
     in, marked `trained: false`, so the rest of the study still runs and the report says so.
     """
+    from computematch.distributed import distributed_finetune
     from computematch.finetune import finetune, select_checkpoint
 
     task, val, base = load_task(params.task), read_split("val"), paths.base_model_dir(role)
@@ -52,8 +53,12 @@ def train_and_select(params: Params, role: str, arm: str, records: list[dict], w
         return {"trained": False, "skipped": "no training data: no sample had a right final answer",
                 "checkpoint": None, "val_greedy_by_checkpoint": {}, "val_greedy_accuracy": score(base),
                 "train_loss": []}
-    candidates, history = finetune(base, records, params.finetune, work / "trainer", cuda=device == "cuda",
-                                   desc=f"finetune@{role}-{arm}")
+    runtime, desc = params.runtime, f"finetune@{role}-{arm}"
+    if runtime.processes > 1:
+        candidates, history = distributed_finetune(base, records, params.finetune, work / "trainer", runtime.processes,
+                                                   device == "cuda", runtime.distributed_timeout_s, runtime.threads, desc)
+    else:
+        candidates, history = finetune(base, records, params.finetune, work / "trainer", cuda=device == "cuda", desc=desc)
     best, scores = select_checkpoint(candidates, score)
     shutil.copytree(best, work / "best", ignore=shutil.ignore_patterns(*TRAINER_STATE))
     return {"trained": True, "checkpoint": best.name, "val_greedy_by_checkpoint": scores,
@@ -77,8 +82,15 @@ def registry_tags(card: dict, data: dict) -> dict:
             "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
 
 
+def global_batch(fields: dict, processes: int) -> int:
+    """Examples per optimizer step: processes × per-device batch × accumulation (TRL's defaults 8 and 1): what the
+    study holds fixed between WC and SE data, whatever the number of processes."""
+    return processes * fields.get("per_device_train_batch_size", 8) * fields.get("gradient_accumulation_steps", 1)
+
+
 def finetune_summary(card: dict) -> dict:
     return {"trained": card["trained"], "val_greedy_accuracy": card["val_greedy_accuracy"],
+            "processes": card["processes"], "global_batch": card["global_batch"],
             "checkpoint_step": int(card["checkpoint"].split("-")[-1]) if card["checkpoint"] else None,
             "examples": card["examples"], "seconds": card["seconds"],
             "final_train_loss": card["train_loss"][-1]["loss"] if card["train_loss"] else None}
@@ -95,7 +107,8 @@ def main(params: Params, role: str, arm: str) -> None:
         started = time.perf_counter()
         result = train_and_select(params, role, arm, records, work, device)
         dataset = {"dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
-                   "examples": len(records)}
+                   "examples": len(records), "processes": params.runtime.processes,
+                   "global_batch": global_batch(params.finetune, params.runtime.processes)}
         card = finetune_card(role, arm, result, dataset, base_card, time.perf_counter() - started,
                              environment(params.runtime.threads, libraries=TRAINING_LIBRARIES))
         write_json(work / "best" / "card.json", card)

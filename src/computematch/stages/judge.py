@@ -20,7 +20,7 @@ from computematch.metrics import wilson_interval
 from computematch.prompting import prompt_renderer
 from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
-from computematch.sampling import Request, get_backend
+from computematch.sampling import Request, backend_session
 from computematch.splits import read_split
 from computematch.tracking import stage_run
 
@@ -85,10 +85,10 @@ def main(params: Params, arm: str) -> None:
     if not template_path.exists():
         raise ConfigError(f"judge.prompt_file: {template_path} does not exist")
     items = judged_items(config, arm, {p.id: p for p in read_split("train")}, read_jsonl(paths.sft_file(arm)))
-    with stage_run(params, f"judge@{arm}") as tracker:
-        tracker.log_sections(judge=config)
-        model_dir = judge_model_dir(params)
-        backend = get_backend(config.backend, model_dir, apply_runtime(params.runtime), runtime=params.runtime)
+    model_dir = judge_model_dir(params)
+    with stage_run(params, f"judge@{arm}") as tracker, backend_session(
+            config.backend, model_dir, apply_runtime(params.runtime), (), params.runtime, params.ray) as backend:
+        tracker.log_sections(judge=config, ray=params.ray)
         result = {"enabled": True, "judge_model": config.model,
                   **judge_solutions(backend, template_path.read_text(), items, config.batch_size,
                                     prompt_renderer(params.task, model_dir), config.max_new_tokens)}

@@ -19,7 +19,7 @@ from computematch.models import load_card
 from computematch.prompting import prompt_renderer
 from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
-from computematch.sampling import get_backend
+from computematch.sampling import backend_session
 from computematch.sampling.driver import draw_checked, open_store
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
@@ -59,10 +59,10 @@ def main(params: Params, arm: str) -> None:
     task, problems = load_task(params.task), read_split("train")
     render = prompt_renderer(params.task, model_dir)
     store = open_store(paths.RESUME, f"sample-{arm}", model_dir, config.backend, config.decoding)
-    with stage_run(params, f"sample@{arm}") as tracker:
-        tracker.log_sections(sampling=config, budget=params.budget)
+    with stage_run(params, f"sample@{arm}") as tracker, backend_session(
+            config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime, params.ray) as backend:
+        tracker.log_sections(sampling=config, budget=params.budget, ray=params.ray)
         started = time.perf_counter()
-        backend = get_backend(config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime)
         records, drawn, invariant = draw_checked(backend, config.decoding, {p.id: render(task.prompt(p)) for p in problems},
                                                  samples, store, config.batch_size, f"sample@{arm}")
         write_jsonl(paths.samples_file(arm), sample_records(records, {p.id: p.difficulty for p in problems}))
