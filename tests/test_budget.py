@@ -41,3 +41,45 @@ def test_ledger_counts_generated_tokens_at_two_p_per_token():
 def test_auto_ratio_rejects_zero_parameters():
     with pytest.raises(ConfigError, match="budget.ratio"):
         sampling_ratio(BudgetConfig(), 0, 10)
+
+
+def test_price_matching_sets_the_ratio_from_prices_per_output_token():
+    """The paper's Gemini-1.5 Flash vs Pro: matched on price, about 35 Flash samples per Pro sample."""
+    budget = BudgetConfig(se_samples=1, price_wc=0.3, price_se=10.5)
+    assert sampling_ratio(budget, 9, 27) == pytest.approx(35.0)  # prices, not parameters
+    assert sampling_ratio(BudgetConfig(ratio=5, price_wc=0.3, price_se=10.5), 9, 27) == 5.0  # an explicit ratio wins
+    arms = plan(budget, {"wc": 9, "se": 27}, problems=100, mean_tokens={"wc": 200.0, "se": 200.0})
+    assert arms["wc"].samples_per_problem == 35
+    assert arms["wc"].dollars == pytest.approx(100 * 35 * 200 * 0.3 / 1e6)
+    assert arms["se"].dollars == pytest.approx(100 * 1 * 200 * 10.5 / 1e6)
+    assert arms["wc"].dollars == pytest.approx(arms["se"].dollars)  # equal spend
+
+
+def test_one_price_alone_is_an_error_naming_the_missing_one():
+    with pytest.raises(ConfigError, match=r"^budget.price_se: give both"):
+        BudgetConfig(price_wc=0.3)
+    with pytest.raises(ConfigError, match=r"^budget.price_wc: must be > 0"):
+        BudgetConfig(price_wc=0, price_se=1)
+
+
+def test_the_budget_command_prints_a_price_matched_plan_in_dollars_and_flops(tmp_path, monkeypatch):
+    import json
+
+    from computematch.config import parse_params
+    from computematch.plan import render_plan
+
+    monkeypatch.chdir(tmp_path)
+    for role, p in (("wc", 100), ("se", 300)):
+        (tmp_path / "models" / "base" / role).mkdir(parents=True)
+        (tmp_path / "models" / "base" / role / "card.json").write_text(
+            json.dumps({"parameters": {"total": p, "non_embedding": p}}))
+    (tmp_path / "data" / "prepare").mkdir(parents=True)
+    (tmp_path / "data" / "prepare" / "train.jsonl").write_text(
+        json.dumps({"id": "p", "question": "q", "answer": "1", "solution": "123456789", "difficulty": 2}) + "\n")
+    params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}},
+                           "task": {"train_size": 10},
+                           "budget": {"se_samples": 2, "price_wc": 0.3, "price_se": 10.5}})
+    text = render_plan(params)
+    assert "ratio: 35.000" in text and "auto matches on price: $10.5 / $0.3" in text
+    wc = next(line for line in text.splitlines() if line.startswith("wc "))
+    assert wc.split()[2] == "70" and wc.split()[6] == "0.0021"  # S_WC = 35 x 2; 10 x 70 x 10 tokens x $0.3 / 1e6

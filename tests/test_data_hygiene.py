@@ -72,10 +72,10 @@ def _gold(problem):
 def test_dedup_keeps_one_copy_of_each_solution_per_problem(tiny_task, two_problems):
     a, b = two_problems
     samples = _samples(two_problems, [[_gold(a), _gold(a) + "  ", "#### 99"], [_gold(b), "#### 99", _gold(b)]])
-    kept, report = filter_samples(tiny_task, two_problems, samples, 3, parameters=10, dedup=True)
-    assert len(kept) == 2 and report["duplicates_dropped"] == 2 and report["correct_samples"] == 4
-    kept_all, report_all = filter_samples(tiny_task, two_problems, samples, 3, parameters=10, dedup=False)
-    assert len(kept_all) == 4 and report_all["duplicates_dropped"] == 0
+    datasets, report = filter_samples(tiny_task, two_problems, samples, 3, parameters=10, dedup=True)
+    assert len(datasets[""]) == 2 and report["duplicates_dropped"] == 2 and report["correct_samples"] == 4
+    datasets_all, report_all = filter_samples(tiny_task, two_problems, samples, 3, parameters=10, dedup=False)
+    assert len(datasets_all[""]) == 4 and report_all["duplicates_dropped"] == 0
     assert report["diversity"] == report_all["diversity"] == 1.0  # dedup uses diversity's notion of unique
 
 
@@ -114,10 +114,37 @@ def test_a_flexible_gsm8k_pool_keeps_what_strict_would_drop():
     reports = {}
     for mode in ("flexible", "strict"):
         task = get_task(TaskConfig(name="gsm8k", grading=mode, fewshot=0))
-        kept, reports[mode] = filter_samples(task, problems, samples, per_problem, parameters=10, dedup=False)
-        assert reports[mode]["kept"] == len(kept)
+        datasets, reports[mode] = filter_samples(task, problems, samples, per_problem, parameters=10, dedup=False)
+        assert reports[mode]["kept"] == len(datasets[""])
     assert reports["flexible"]["kept"] > 0 and reports["strict"]["kept"] == 0
     assert reports["strict"]["grading"]["by_mode"] == reports["flexible"]["grading"]["by_mode"]  # both, side by side
     right = sum(json.dumps(s).count("A: ") > 0 and s["completion"].endswith(f"A: {p.answer}")
                 for p in problems for s in samples if s["problem_id"] == p.id)
     assert reports["flexible"]["kept"] == right
+
+
+def test_control_variants_take_the_right_samples(tiny_task, two_problems):
+    """verified: no false positive; matched: the first S_SE samples; low: the WC level matching SE's first sample."""
+    a, b = two_problems
+    lucky = "#### " + a.answer  # right answer, no steps: a false positive
+    samples = _samples(two_problems, [[lucky, _gold(a), "#### 99", _gold(a) + " ", "#### 99", "#### 99"],
+                                      ["#### 99", "#### 99", _gold(b), "#### 99", "#### 99", "#### 99"]])
+    datasets, report = filter_samples(tiny_task, two_problems, samples, 6, parameters=10, dedup=False, arm="wc",
+                                      se_samples=2)
+    assert {r["completion"] for r in datasets["verified"]} == {_gold(a), _gold(a) + " ", _gold(b)}
+    assert [r["sample_index"] for r in datasets["matched"]] == [0, 1]  # first 2 of 6: a's two right ones
+    assert report["variants"]["matched"]["samples_per_problem"] == 2
+    assert report["variants"]["low"]["samples_per_problem"] == 3  # 1 SE sample costs 6 / 2 = 3 WC samples
+    assert [r["sample_index"] for r in datasets["low"]] == [0, 1, 2]  # and b's right one at index 2
+    assert report["variants"]["verified"]["fpr"] == 0.0 and report["fpr"] > 0
+
+
+def test_the_guessing_baseline_is_the_share_a_most_common_answer_guesser_solves():
+    from computematch.stages.filter import guessing_baseline, most_common_answers
+
+    corpus = [_problem(f"c{i}", "q", answer, difficulty) for i, (answer, difficulty) in
+              enumerate([("7", 2), ("7", 2), ("3", 2), ("12", 3), ("40", 3), ("40", 3)])]
+    assert most_common_answers(corpus) == {2: "7", 3: "40"}
+    train = [_problem("a", "q", "7", 2), _problem("b", "q", "1", 2), _problem("c", "q", "5", 3), _problem("d", "q", "2", 3)]
+    baseline = guessing_baseline(train, most_common_answers(corpus))
+    assert baseline == {"coverage": 0.25, "by_difficulty": {"2": 0.5, "3": 0.0}}

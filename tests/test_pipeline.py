@@ -31,6 +31,7 @@ TINY_PARAMS = {
     "sampling": {"backend": "transformers", "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 24,
                  "batch_size": 64, "seed": 0},
     "filter": {"dedup": True},
+    "study": {"seeds": [0, 1], "controls": ["wc-matched"], "control_models": ["student"]},
     "finetune": {"max_steps": 4, "per_device_train_batch_size": 8, "learning_rate": 0.003, "save_steps": 2,
                  "logging_steps": 1, "seed": 0},
     "evaluation": {"samples": 2, "temperature": 0.7, "top_p": 1.0, "maj_k": [2], "max_new_tokens": 24,
@@ -112,7 +113,8 @@ def _metrics(root, stage, name):
 def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
     root, _, log = workspace
     for stage in ["prepare", "bootstrap@student", "bootstrap@wc", "bootstrap@se", "sample@wc", "sample@se",
-                  "filter@wc", "filter@se", "finetune@se-wc", "evaluate@student-se", "evaluate-base@wc", "report"]:
+                  "filter@wc", "filter@se", "finetune@se-wc-0", "finetune@se-wc-1", "control@student-wc-matched-1",
+                  "evaluate@student-se-0", "evaluate-control@student-wc-matched-0", "evaluate-base@wc", "report"]:
         assert f"'{stage}'" in log
     for arm in ("wc", "se"):
         data = _metrics(root, "data", arm)
@@ -155,11 +157,14 @@ def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(work
     runs = client.search_runs([experiment.experiment_id])
     stages = [r for r in runs if r.data.tags.get("computematch.role") == "stage"]
     parents = [r for r in runs if r.data.tags.get("computematch.role") == "pipeline"]
-    assert len(stages) == 8 + 6 + 9 + 1 and len(parents) == 1
+    cells = 6 * 2 + 1 * 2  # the six setups' cells and the control's, two seeds each
+    assert len(stages) == 8 + cells + 3 + cells + 1 and len(parents) == 1
     assert {r.data.tags["mlflow.parentRunId"] for r in stages} == {parents[0].info.run_id}
-    assert "wc.coverage" in parents[0].data.metrics and "se-wc.pass_at_1" in parents[0].data.metrics
+    assert "wc.coverage" in parents[0].data.metrics and "se-wc-1.pass_at_1" in parents[0].data.metrics
     registered = {m.name for m in client.search_registered_models()}
-    assert registered == {f"computematch-{m}-on-{d}" for m in ("student", "wc", "se") for d in ("wc", "se")}
+    assert registered == {f"computematch-{m}-on-{d}" for m in ("student", "wc", "se") for d in ("wc", "se")} | {
+        "computematch-student-on-wc-matched"}
+    assert {v.tags["seed"] for v in client.search_model_versions("name='computematch-se-on-wc'")} == {"0", "1"}
     version = client.get_model_version("computematch-se-on-wc", "1")
     assert version.tags["data_source"] == "wc" and "test_pass_at_1" in version.tags
     assert version.source.startswith("mlflow-artifacts:/")  # proxied: the client never touched the server's disk
@@ -215,17 +220,26 @@ def test_push_then_a_fresh_clone_pulls_and_repro_does_nothing(workspace, remote,
     _run(["dvc", "pull"], clone, env)
     log = _run(["dvc", "repro"], clone, env)
     assert "Running stage" not in log and "Data and pipelines are up to date" in log
-    assert (clone / "models" / "ft" / "se-wc" / "card.json").exists()
+    assert (clone / "models" / "ft" / "se-wc-0" / "card.json").exists()
 
 
 def test_report_has_the_papers_tables_and_plots(workspace):
     root, _, _ = workspace
     report = (root / "metrics" / "report.md").read_text()
     assert "## (a) Data quality" in report and "| Student-LM |" in report and "| SE-LM |" in report
-    for plot in ("coverage", "diversity", "fpr", "accuracy"):
+    for plot in ("coverage", "diversity", "coverage_by_level", "fpr_by_level", "accuracy"):
         assert (root / "metrics" / "plots" / f"{plot}.png").stat().st_size > 1000
         assert f"plots/{plot}.png" in report
-    evaluation = _metrics(root, "eval", "se-wc")
+    study = json.loads((root / "metrics" / "study.json").read_text())
+    assert study["seeds"] == [0, 1] and study["setups"]["SE-LM"]["seeds"] == [0, 1]
+    gain = study["setups"]["SE-LM"]["gain"]
+    assert gain["low"] <= gain["mean"] <= gain["high"] and study["setups"]["SE-LM"]["verdict"]
+    assert set(study["controls"]) == {"sample-matched"} and "verified-only" in study["controls_not_run"]
+    data = _metrics(root, "data", "wc")
+    assert set(data["guessing_baseline"]["by_difficulty"]) == {"2", "3"} and set(data["variants"]) == {
+        "verified", "matched", "low"}
+    assert _metrics(root, "finetune", "se-wc-0")["training_flops"]["non_embedding"] > 0
+    evaluation = _metrics(root, "eval", "se-wc-0")
     assert {"pass@1", "greedy", "maj@2", "by_difficulty", "by_grading", "environment"} <= set(evaluation)
     assert "Decontamination (8-word n-grams" in report and "duplicates dropped" in report
     assert "Produced with: " in report and "transformers " in report
@@ -241,7 +255,9 @@ def test_exp_run_with_a_new_ratio_reruns_only_the_wc_side(workspace):
     root, env, _ = workspace
     log = _run(["dvc", "exp", "run", "-S", "budget.ratio=3"], root, env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
-    assert ran == {"sample@wc", "filter@wc", "judge@wc", "finetune@student-wc", "finetune@wc-wc", "finetune@se-wc",
-                   "evaluate@student-wc", "evaluate@wc-wc", "evaluate@se-wc", "report"}
+    wc_cells = [f"{role}-wc-{seed}" for role in ("student", "wc", "se") for seed in (0, 1)]
+    # Not the sample-matched control: its data (WC's first S_SE samples) is the same prefix whatever S_WC is.
+    assert ran == {"sample@wc", "filter@wc", "judge@wc", "report", *(f"finetune@{c}" for c in wc_cells),
+                   *(f"evaluate@{c}" for c in wc_cells)}
     assert _metrics(root, "data", "wc")["samples_per_problem"] == 6
     assert _metrics(root, "sample", "wc")["reused"] > 0  # the earlier samples are a prefix of the new ones

@@ -1,6 +1,10 @@
 """The report renders from fixture metrics, with the paper's numbers beside this run's."""
 
-from computematch.report import difference_noise, make_plots, render_report, verdict
+import pytest
+
+from computematch.config import StudyConfig
+from computematch.report import make_plots, render_report
+from computematch.study import study_summary
 
 
 def _level(coverage, diversity, fpr, flops):
@@ -16,28 +20,48 @@ DATA = {
            "by_budget": {"1": _level(0.8, 1.0, 0.1, 9.3e6)},
            "by_difficulty": {"2": _level(0.9, 1.0, 0.05, 0), "3": _level(0.7, 1.0, 0.15, 0)}},
 }
-EVALS = {name: {"pass@1": acc, "greedy": acc, "maj@4": acc, "problems": 600} for name, acc in {
-    "student": 0.2, "wc": 0.4, "se": 0.5, "student-wc": 0.35, "student-se": 0.30, "wc-wc": 0.45, "wc-se": 0.46,
-    "se-wc": 0.50, "se-se": 0.60}.items()}
+# pass@1 per cell (model-data-seed): on WC data the student wins by ~5 points in every seed, SE-LM loses ~10.
+SCORES = {"student-wc": (0.35, 0.36, 0.34), "student-se": (0.30, 0.31, 0.29), "wc-wc": (0.45, 0.40, 0.48),
+          "wc-se": (0.46, 0.44, 0.45), "se-wc": (0.50, 0.51, 0.49), "se-se": (0.60, 0.62, 0.58),
+          "student-wc-matched": (0.28, 0.27, 0.29)}
+EVALS = {"student": {"pass@1": 0.2, "greedy": 0.2, "problems": 600}, "wc": {"pass@1": 0.4, "greedy": 0.4},
+         "se": {"pass@1": 0.5, "greedy": 0.5},
+         **{f"{pair}-{seed}": {"pass@1": score, "greedy": score, "maj@4": score, "problems": 600}
+            for pair, scores in SCORES.items() for seed, score in enumerate(scores)}}
+FINETUNES = {f"{pair}-{seed}": {"trained": True, "training_flops": {"non_embedding": 6e9, "total": 7e9},
+                                "trained_tokens": 1000} for pair in SCORES for seed in range(3)}
 BASES = {role: {"parameters": {"non_embedding": n}} for role, n in {"student": 10, "wc": 100, "se": 300}.items()}
+STUDY_CONFIG = StudyConfig(seeds=(0, 1, 2), controls=("wc-matched",), control_models=("student",))
 
 
 def test_report_renders_tables_and_verdicts(tmp_path):
-    plots = make_plots(DATA, EVALS, tmp_path / "plots")
-    assert [p.name for p in plots] == ["coverage.png", "diversity.png", "fpr.png", "accuracy.png"]
+    study = study_summary(EVALS, FINETUNES, STUDY_CONFIG)
+    plots = make_plots(DATA, study, tmp_path / "plots")
+    assert [p.name for p in plots] == ["coverage.png", "diversity.png", "coverage_by_level.png",
+                                       "fpr_by_level.png", "accuracy.png"]
     assert all(p.stat().st_size > 1000 for p in plots)
     judges = {"wc": {"enabled": True, "fpr": 0.25, "fpr_ci95": [0.1, 0.5], "judged": 20, "unparsable": 2,
                      "agreement_with_step_checker": 0.9}, "se": {"enabled": False}}
-    text = render_report(DATA, EVALS, BASES, [str(p) for p in plots], problems=600, judges=judges)
+    text = render_report(DATA, EVALS, BASES, [str(p) for p in plots], 600, study, FINETUNES, judges)
     assert "| WC | 25.0 | 10.0–50.0 | 20 | 2 | 90.0 |" in text and "| SE |" not in text.split("LLM-judged")[1][:200]
     assert "| 1 / 3 | 90.0 | 80.0 |" in text  # SE k=1 lines up with WC k=3
-    assert "| Student-LM | 20.0 | 35.0 | 30.0 | +5.0 | +16.7% | +6.0% / +5.8% |" in text
-    assert "| WC-LM | 40.0 | 45.0 | 46.0 | -1.0 |" in text and "+1.5% / ≈0" in text
-    assert "SE-LM (weak-to-strong improvement on WC data vs self-improvement on SE data): WC data -10.0 points" in text
+    assert "| Student-LM | 20.0 | 35.0 | 30.0 | +5.0 [+5.0, +5.0] | +16.7% | +6.0% / +5.8% |" in text
+    assert "| agrees |" in text.split("| Student-LM |")[1].splitlines()[0]
+    assert "| WC-LM | 40.0 | 44.3 | 45.0 |" in text and "+1.5% / ≈0" in text
+    assert text.split("| WC-LM |")[1].splitlines()[0].endswith("| tie |")
+    assert text.split("| SE-LM |")[1].splitlines()[0].endswith("| disagrees |")
+    assert "| sample-matched: WC at SE's sample count (S_SE each) vs SE | student | 28.0 | 30.0 |" in text
+    assert "| verified-only:" in text and "not run by default" in text  # with the command that runs it
+    assert "| student | WC | 9e+06 | 6e+09 | 1,000 |" in text  # sampling and finetuning FLOPs side by side
     assert "WC coverage is higher than SE's" in text and "![accuracy](plots/accuracy.png)" in text
 
 
-def test_small_differences_are_called_ties():
-    noise = difference_noise(0.5, 0.51, 600)
-    assert verdict(0.01, noise).startswith("tie")
-    assert verdict(0.2, noise) == "agrees with the paper" and verdict(-0.2, noise) == "disagrees with the paper"
+def test_the_study_pairs_seeds_and_calls_ties_and_untrained_cells():
+    evals = {f"student-{arm}-{seed}": {"pass@1": value} for arm, values in
+             (("wc", (0.30, 0.34, 0.29)), ("se", (0.31, 0.30, 0.31))) for seed, value in enumerate(values)}
+    row = study_summary(evals, {}, StudyConfig(seeds=(0, 1, 2), controls=()))["setups"]["Student-LM"]
+    assert row["seeds"] == [0, 1, 2] and row["gain"]["mean"] == pytest.approx(0.01 / 3)
+    assert row["gain"]["low"] < 0 < row["gain"]["high"] and row["verdict"] == "tie"
+    untrained = study_summary(evals, {"student-wc-1": {"trained": False}}, StudyConfig(controls=()))
+    assert untrained["setups"]["Student-LM"]["verdict"].startswith("no verdict: not trained on wc")
+    assert study_summary({}, {}, StudyConfig(controls=()))["setups"]["SE-LM"]["verdict"] == "not evaluated"

@@ -46,18 +46,24 @@ def test_sample_records_and_summary_carry_the_ledger():
 
 def test_finetune_card_tags_and_summary():
     result = {"trained": False, "skipped": "no data", "checkpoint": None, "val_greedy_by_checkpoint": {},
-              "val_greedy_accuracy": 0.4, "train_loss": []}
+              "val_greedy_accuracy": 0.4, "train_loss": [], "trained_tokens": 0}
     dataset = {"dataset": "data/filter/wc.jsonl", "dataset_sha256": "abc", "examples": 0, "processes": 2,
                "global_batch": 32}
-    card = finetune_card("se", "wc", result, dataset, {"weights_dir": "/hub/se", "gguf_file": None}, 1.234,
-                         {"torch": "x"})
+    base = {"weights_dir": "/hub/se", "gguf_file": None, "parameters": {"total": 12, "non_embedding": 10}}
+    card = finetune_card("se", "wc", 1, result, dataset, base, 1.234, {"torch": "x"})
     assert card["weights_dir"] == "/hub/se" and card["paradigm"] == "weak-to-strong improvement"
-    assert card["seconds"] == 1.23 and card["environment"] == {"torch": "x"}
+    assert card["seconds"] == 1.23 and card["environment"] == {"torch": "x"} and card["seed"] == 1
+    assert card["training_flops"] == {"total": 0.0, "non_embedding": 0.0}
+    trained = finetune_card("se", "wc-verified", 0, {**result, "trained": True, "trained_tokens": 1000}, dataset, base,
+                            1.0, {})
+    assert trained["training_flops"]["non_embedding"] == 6 * 10 * 1000 and "weights_dir" not in trained
+    assert trained["paradigm"] == "weak-to-strong improvement"  # a control's paradigm is its arm's
     data = {"coverage": 0.8, "diversity": 2.0, "fpr": 0.3, "samples_per_problem": 9}
     tags = registry_tags(card, data)
     assert tags["data_source"] == "wc" and tags["data.coverage"] == 0.8 and tags["trained"] is False
     assert finetune_summary(card) == {"trained": False, "val_greedy_accuracy": 0.4, "processes": 2, "global_batch": 32,
-                                      "checkpoint_step": None, "examples": 0, "seconds": 1.23,
+                                      "checkpoint_step": None, "examples": 0, "trained_tokens": 0,
+                                      "training_flops": {"total": 0.0, "non_embedding": 0.0}, "seconds": 1.23,
                                       "final_train_loss": None}
     assert global_batch({"per_device_train_batch_size": 16}, 2) == global_batch({"per_device_train_batch_size": 32}, 1)
     assert global_batch({"gradient_accumulation_steps": 2}, 1) == 16  # TRL's default per-device batch is 8

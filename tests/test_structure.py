@@ -70,5 +70,9 @@ def test_the_study_names_live_in_one_place():
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
     names = {key: value for entry in dvc["vars"] for key, value in entry.items()}
     assert tuple(names["roles"]) == config.MODEL_ROLES and tuple(names["arms"]) == config.ARMS
-    assert config.EVALUATED == config.MODEL_ROLES + config.FINETUNED
     assert config.PARADIGMS[("se", "wc")] == "weak-to-strong improvement"
+    assert all(arm in config.DATA_SOURCES and data in config.DATA_SOURCES for arm, data, _ in config.CONTROLS.values())
+    assert config.parse_model_name("student-wc-verified-2") == ("student", "wc-verified", 2)
+    assert config.parse_model_name(config.cell_name("se", "wc", 0)) == ("se", "wc", 0)
+    with pytest.raises(config.ConfigError, match="not a base model"):
+        config.parse_model_name("se-teacher-0")

@@ -30,9 +30,13 @@ def card_parameters(card: dict, param_count: str) -> int:
 
 
 def sampling_ratio(budget: BudgetConfig, wc_parameters: int, se_parameters: int) -> float:
-    """P_SE / P_WC, or the fixed ratio from params (the paper's Gemini runs match on price instead)."""
+    """How many WC samples one SE sample costs: a fixed `budget.ratio`, else price_SE / price_WC when prices are
+    given (the paper matched Gemini-1.5 Flash and Pro on price: ~35 Flash samples per Pro sample), else
+    P_SE / P_WC (compute matching, Eq. 1)."""
     if budget.ratio != "auto":
         return float(budget.ratio)
+    if budget.priced:
+        return budget.price_se / budget.price_wc
     if wc_parameters <= 0 or se_parameters <= 0:
         raise ConfigError(f"budget.ratio: auto needs positive parameter counts, got WC {wc_parameters}, SE {se_parameters}")
     return se_parameters / wc_parameters
@@ -64,19 +68,36 @@ class ArmPlan:
     problems: int
     mean_solution_tokens: float  # W: expected from gold solutions, or measured after sampling
 
+    price_per_million_tokens: float | None = None  # dollars per million output tokens, when priced
+
+    @property
+    def tokens(self) -> float:
+        return self.problems * self.samples_per_problem * self.mean_solution_tokens
+
     @property
     def flops(self) -> float:
         """n · S · W · 2P (Bansal et al., Sec. 3)."""
-        return self.problems * self.samples_per_problem * self.mean_solution_tokens * flops_per_token(self.parameters)
+        return self.tokens * flops_per_token(self.parameters)
+
+    @property
+    def dollars(self) -> float | None:
+        """n · S · W · price per output token (the paper's price matching)."""
+        return None if self.price_per_million_tokens is None else self.tokens * self.price_per_million_tokens / 1e6
 
 
 def plan(budget: BudgetConfig, parameters: dict[str, int], problems: int, mean_tokens: dict[str, float]) -> dict[str, ArmPlan]:
     """Both arms' plans; `parameters` and `mean_tokens` are keyed by arm ('wc', 'se')."""
     samples, _ = samples_per_arm(budget, parameters["wc"], parameters["se"])
+    prices = {"wc": budget.price_wc, "se": budget.price_se}
     return {
-        arm: ArmPlan(arm, parameters[arm], samples[arm], problems, mean_tokens[arm])
+        arm: ArmPlan(arm, parameters[arm], samples[arm], problems, mean_tokens[arm], prices[arm])
         for arm in ("wc", "se")
     }
+
+
+def training_flops(parameters: int, tokens: int) -> float:
+    """Finetuning cost: 6·P per trained token (forward 2·P, backward 4·P; Kaplan et al. 2020, Sec. 2.1)."""
+    return float(6 * parameters * tokens)
 
 
 def ledger(parameters: dict[str, int], prompt_tokens: int, completion_tokens: int, samples: int) -> dict:

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from computematch.config import ARMS, EVALUATED, MODEL_ROLES
+from computematch.config import ARMS, DATA_SOURCES, MODEL_ROLES
 from computematch.errors import UserError
 
 # Before torch is first imported: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
@@ -30,7 +30,8 @@ PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", s
 # Names are checked here, once: a stage is never called with an unknown role, arm or model.
 ROLE = click.argument("role", type=click.Choice(MODEL_ROLES))
 ARM = click.argument("arm", type=click.Choice(ARMS))
-EVALUATED_MODEL = click.argument("name", type=click.Choice(EVALUATED))
+DATA = click.argument("data", type=click.Choice(DATA_SOURCES))
+SEED = click.argument("seed", type=click.IntRange(min=0))
 
 
 def _params(path: str):
@@ -99,22 +100,25 @@ def judge(arm: str, params_path: str) -> None:
 
 @cli.command()
 @ROLE
-@ARM
+@DATA
+@SEED
 @PARAMS_OPTION
-def finetune(role: str, arm: str, params_path: str) -> None:
-    """Finetune model ROLE on ARM's filtered data (e.g. `finetune se wc`: weak-to-strong)."""
+def finetune(role: str, data: str, seed: int, params_path: str) -> None:
+    """Finetune model ROLE on DATA with seed SEED (`finetune se wc 0`: weak-to-strong; DATA may be a control)."""
     from computematch.stages import finetune as stage
 
-    stage.main(_params(params_path), role, arm)
+    stage.main(_params(params_path), role, data, seed)
 
 
 @cli.command()
-@EVALUATED_MODEL
+@click.argument("name")
 @PARAMS_OPTION
 def evaluate(name: str, params_path: str) -> None:
-    """Evaluate a base (`wc`) or finetuned (`se-wc`) model on the test split."""
+    """Evaluate a base (`wc`) or finetuned (`se-wc-0`: ROLE-DATA-SEED) model on the test split."""
+    from computematch.config import parse_model_name
     from computematch.stages import evaluate as stage
 
+    parse_model_name(name)  # an unknown name fails here, in one line
     stage.main(_params(params_path), name)
 
 

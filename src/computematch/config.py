@@ -27,8 +27,6 @@ from computematch.errors import ConfigError  # noqa: F401  (re-exported: the err
 
 MODEL_ROLES = ("student", "wc", "se")  # the paper's three models: student, weaker-cheaper, stronger-expensive
 ARMS = ("wc", "se")  # the two sampling arms (and data sources)
-FINETUNED = tuple(f"{role}-{arm}" for role in MODEL_ROLES for arm in ARMS)  # 'se-wc': SE trained on WC data
-EVALUATED = MODEL_ROLES + FINETUNED
 # The paper's Table 1: (setup, trained model, paradigm on WC data, paradigm on SE data).
 SETUPS = (
     ("Student-LM", "student", "distillation", "distillation"),
@@ -36,6 +34,41 @@ SETUPS = (
     ("SE-LM", "se", "weak-to-strong improvement", "self-improvement"),
 )
 PARADIGMS = {(role, arm): paradigm for _, role, *paradigms in SETUPS for arm, paradigm in zip(ARMS, paradigms)}
+# What `filter` writes for each arm, besides its full data: `-verified` keeps only solutions whose every step the
+# task's checker verifies (no false positives), `-matched` the first S_SE samples per problem (WC at SE's sample
+# count: the paper's equal-count ablation), `-low` the paper's low budget (SE's first sample and the WC level
+# that costs the same).
+VARIANTS = ("verified", "matched", "low")
+DATA_SOURCES = ARMS + tuple(f"{arm}-{variant}" for arm in ARMS for variant in VARIANTS)
+# The controls, each a pair (data source trained on as "WC", as "SE") compared like the main setups, and the
+# sign of the gain the paper reports (+1: WC data better, -1: SE data better, 0: no claim).
+CONTROLS = {
+    "sample-matched": ("wc-matched", "se", -1),  # equal sample counts: SE data won in the paper
+    "verified-only": ("wc-verified", "se-verified", 0),  # no false positives: the paper could not run this
+    "low-budget": ("wc-low", "se-low", +1),  # the paper's low budget (S_SE 1)
+}
+
+
+def arm_of(data_source: str) -> str:
+    """The sampling arm a data source comes from: 'wc-verified' -> 'wc'."""
+    return data_source.split("-")[0]
+
+
+def cell_name(role: str, data: str, seed: int) -> str:
+    """A finetuning cell: model ROLE trained on DATA with seed SEED ('se-wc-0'), as dvc.yaml names it."""
+    return f"{role}-{data}-{seed}"
+
+
+def parse_model_name(name: str) -> tuple[str, str | None, int | None]:
+    """(role, data, seed) of an evaluated model: a base role ('wc': data and seed None) or a cell ('se-wc-verified-1')."""
+    if name in MODEL_ROLES:
+        return name, None, None
+    role, _, rest = name.partition("-")
+    data, _, seed = rest.rpartition("-")
+    if role not in MODEL_ROLES or data not in DATA_SOURCES or not seed.isdigit():
+        raise ConfigError(f"model {name!r}: not a base model ({', '.join(MODEL_ROLES)}) nor a finetuning cell "
+                          f"ROLE-DATA-SEED with DATA one of {', '.join(DATA_SOURCES)}")
+    return role, data, int(seed)
 
 
 def check_name(kind: str, name: str, known: tuple[str, ...]) -> str:
@@ -214,6 +247,10 @@ class BudgetConfig:
     se_samples: int = 3
     ratio: float | str = "auto"
     param_count: str = "non_embedding"
+    # Price matching (the paper's Gemini Flash vs Pro): dollars per million output tokens of each arm's model.
+    # Given, `ratio: auto` is price_se / price_wc instead of P_SE / P_WC.
+    price_wc: float | None = None
+    price_se: float | None = None
 
     def __post_init__(self):
         _positive_int("budget.se_samples", self.se_samples)
@@ -222,6 +259,16 @@ class BudgetConfig:
                 _fail("budget.ratio", f"must be 'auto' or a positive number, got {self.ratio!r}")
             _number("budget.ratio", self.ratio, low=0, low_open=True)
         _string("budget.param_count", self.param_count, PARAM_COUNTS)
+        if (self.price_wc is None) != (self.price_se is None):
+            _fail("budget.price_wc" if self.price_wc is None else "budget.price_se",
+                  "give both arms' prices (or neither)")
+        for key in ("price_wc", "price_se"):
+            if getattr(self, key) is not None:
+                _number(f"budget.{key}", getattr(self, key), low=0, low_open=True)
+
+    @property
+    def priced(self) -> bool:
+        return self.price_wc is not None
 
 
 @dataclass(frozen=True)
@@ -366,6 +413,32 @@ class RuntimeConfig:
 
 
 @dataclass(frozen=True)
+class StudyConfig:
+    """Which finetuning cells run: every setup once per seed, and the controls (CONTROLS) for some models."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)  # finetuning seeds (SFTConfig `seed`); verdicts are intervals over them
+    controls: tuple[str, ...] = ("wc-matched", "wc-verified", "se-verified")  # control data sources finetuned on
+    control_models: tuple[str, ...] = ("student",)  # the models the controls finetune
+
+    def __post_init__(self):
+        for key, values, known in (("seeds", self.seeds, None), ("controls", self.controls, DATA_SOURCES[2:]),
+                                    ("control_models", self.control_models, MODEL_ROLES)):
+            if not isinstance(values, (list, tuple)):
+                _fail(f"study.{key}", f"must be a list, got {values!r}")
+            if len(set(values)) != len(values):
+                _fail(f"study.{key}", f"lists an item twice: {list(values)!r}")
+            for value in values:
+                if known is None:
+                    _positive_int(f"study.{key}", value, allow_zero=True)
+                elif value not in known:
+                    _fail(f"study.{key}", f"unknown {value!r} (known: {', '.join(known)})")
+        if not self.seeds:
+            _fail("study.seeds", "must list at least one seed")
+        for key in ("seeds", "controls", "control_models"):
+            object.__setattr__(self, key, tuple(getattr(self, key)))
+
+
+@dataclass(frozen=True)
 class RayConfig:
     """Spreading the requests of sample, evaluate and judge over Ray workers, each holding one model replica."""
 
@@ -408,6 +481,7 @@ class Params:
     finetune: dict = field(default_factory=dict)  # TRL SFTConfig fields, checked against SFTConfig when used
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
@@ -433,6 +507,7 @@ SECTIONS = {
     "runtime": RuntimeConfig,
     "evaluation": EvaluationConfig,
     "judge": JudgeConfig,
+    "study": StudyConfig,
     "ray": RayConfig,
     "tracking": TrackingConfig,
 }

@@ -61,13 +61,18 @@ def render_plan(params: Params) -> str:
     widths = {role: gold_solution_tokens(role) or 0.0 for role in counts}
     problems = params.task.train_size
     arms = plan(params.budget, chosen, problems, widths)
-    lines = [f"P counted as: {params.budget.param_count} parameters (budget.param_count)",
-             f"ratio: {sampling_ratio(params.budget, chosen['wc'], chosen['se']):.3f}   "
-             f"(budget.ratio: {params.budget.ratio}; auto = P_SE / P_WC)",
-             f"{'arm':<4} {'P':>14} {'S':>4} {'problems':>9} {'W (gold)':>9} {'expected FLOPs':>15} {'measured FLOPs':>15}"]
+    budget = params.budget
+    matched = (f"price: ${budget.price_se:g} / ${budget.price_wc:g} per million output tokens" if budget.priced
+               else "compute: P_SE / P_WC")
+    lines = [f"P counted as: {budget.param_count} parameters (budget.param_count)",
+             f"ratio: {sampling_ratio(budget, chosen['wc'], chosen['se']):.3f}   (budget.ratio: {budget.ratio}; "
+             f"auto matches on {matched})",
+             f"{'arm':<4} {'P':>14} {'S':>4} {'problems':>9} {'W (gold)':>9} {'expected FLOPs':>15} "
+             f"{'expected $':>11} {'measured FLOPs':>15}"]
     for role, arm in arms.items():
         measured_path = paths.metrics_file("sample", role)
-        measured = f"{read_json(measured_path)['flops'][params.budget.param_count]:.3e}" if measured_path.exists() else "-"
+        measured = f"{read_json(measured_path)['flops'][budget.param_count]:.3e}" if measured_path.exists() else "-"
+        dollars = "-" if arm.dollars is None else f"{arm.dollars:.4f}"
         lines.append(f"{role:<4} {arm.parameters:>14,} {arm.samples_per_problem:>4} {problems:>9} "
-                     f"{arm.mean_solution_tokens:>9.1f} {arm.flops:>15.3e} {measured:>15}")
+                     f"{arm.mean_solution_tokens:>9.1f} {arm.flops:>15.3e} {dollars:>11} {measured:>15}")
     return "\n".join(lines)

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from computematch.budget import matched_level
-from computematch.config import SETUPS
+from computematch.config import CONTROLS, SETUPS
+from computematch.study import METRIC
 
 # Relative gain of finetuning on WC over SE data reported by Bansal et al. (2024) for Gemma2-9B vs 27B data,
 # pass@1, low / high budget (docs/paper.md, "Headline numbers"). None where the paper reports "about equal".
@@ -20,22 +20,10 @@ PAPER_GAINS = {
     "SE-LM": {"MATH": (5.8, 4.3), "GSM8K": (1.2, 1.5)},
 }
 PAPER_DATA = "MATH: coverage +11 / +6 points, diversity +86% / +125%, FPR +7 points (WC − SE; low / high budget)"
-METRIC = "pass@1"
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{100 * value:.{digits}f}"
-
-
-def difference_noise(p: float, q: float, n: int) -> float:
-    """Two standard errors of a difference of two accuracies on n problems (binomial, independent)."""
-    return 2 * math.sqrt(max(p * (1 - p), 1e-9) / n + max(q * (1 - q), 1e-9) / n)
-
-
-def verdict(difference: float, noise: float, expected_sign: int = 1) -> str:
-    if abs(difference) <= noise:
-        return f"tie (difference within ±{100 * noise:.1f} points, two standard errors)"
-    return "agrees with the paper" if difference * expected_sign > 0 else "disagrees with the paper"
 
 
 def data_table(data: dict) -> list[str]:
@@ -54,38 +42,88 @@ def data_table(data: dict) -> list[str]:
 
 
 def difficulty_table(data: dict) -> list[str]:
-    lines = ["| difficulty | coverage WC | coverage SE | diversity WC | diversity SE | FPR WC | FPR SE |",
-             "|---|---|---|---|---|---|---|"]
+    """Coverage, diversity and FPR by level at the full budget, beside what a most-common-answer guesser covers."""
+    lines = ["| difficulty | coverage WC | coverage SE | guessing baseline | diversity WC | diversity SE | FPR WC "
+             "| FPR SE |", "|---|---|---|---|---|---|---|---|"]
+    guess = data["se"].get("guessing_baseline", {}).get("by_difficulty", {})
     for level in data["se"]["by_difficulty"]:
         a, b = data["wc"]["by_difficulty"][level], data["se"]["by_difficulty"][level]
-        lines.append(f"| {level} | {_pct(a['coverage'])} | {_pct(b['coverage'])} | {a['diversity']:.2f} "
-                     f"| {b['diversity']:.2f} | {_pct(a['fpr'])} | {_pct(b['fpr'])} |")
+        lines.append(f"| {level} | {_pct(a['coverage'])} | {_pct(b['coverage'])} | {_pct(guess.get(level))} "
+                     f"| {a['diversity']:.2f} | {b['diversity']:.2f} | {_pct(a['fpr'])} | {_pct(b['fpr'])} |")
     return lines
 
 
-def setups_table(evals: dict, problems: int, finetunes: dict | None = None) -> tuple[list[str], list[str]]:
-    lines = ["| setup | base | on WC data | on SE data | gain of WC data (abs, points) | gain (relative) "
-             "| paper: relative gain, MATH low / high | paper: GSM8K low / high | this run |",
+def _interval(interval: dict | None, digits: int = 1) -> str:
+    """'+2.3 [−0.4, +5.0]' in points: a mean over seeds and its 95% interval."""
+    if not interval:
+        return "n/a"
+    text = f"{100 * interval['mean']:+.{digits}f}"
+    if interval.get("low") is None:
+        return text
+    return f"{text} [{100 * interval['low']:+.{digits}f}, {100 * interval['high']:+.{digits}f}]"
+
+
+def _mean(interval: dict | None) -> str:
+    return "n/a" if not interval else _pct(interval["mean"])
+
+
+def setups_table(study: dict) -> tuple[list[str], list[str]]:
+    """The paper's Table 1 with seeds: WC − SE gain as a mean over seeds and its 95% interval, and the verdict."""
+    seeds = len(study["seeds"])
+    lines = [f"| setup | base | on WC data | on SE data | WC − SE gain, points (95% CI over {seeds} seeds) "
+             "| relative | paper: relative gain, MATH low / high | paper: GSM8K low / high | verdict |",
              "|---|---|---|---|---|---|---|---|---|"]
     findings = []
+    fmt = lambda pair: " / ".join("≈0" if v is None else f"+{v}%" for v in pair)  # noqa: E731
     for setup, role, wc_paradigm, se_paradigm in SETUPS:
-        base, on_wc, on_se = (evals.get(name, {}).get(METRIC) for name in (role, f"{role}-wc", f"{role}-se"))
-        if on_wc is None or on_se is None:
-            lines.append(f"| {setup} | {_pct(base)} | {_pct(on_wc)} | {_pct(on_se)} | n/a | n/a | | | not evaluated |")
-            continue
-        gain = on_wc - on_se
-        relative = gain / on_se if on_se else None
-        paper = PAPER_GAINS[setup]
-        fmt = lambda pair: " / ".join("≈0" if v is None else f"+{v}%" for v in pair)  # noqa: E731
-        untrained = [arm for arm in ("wc", "se") if (finetunes or {}).get(f"{role}-{arm}", {}).get("trained") is False]
-        call = (f"no verdict: not trained on {' and '.join(a.upper() for a in untrained)} data (no correct samples)"
-                if untrained else verdict(gain, difference_noise(on_wc, on_se, problems)))
-        lines.append(f"| {setup} | {_pct(base)} | {_pct(on_wc)} | {_pct(on_se)} | {100 * gain:+.1f} "
-                     f"| {'n/a' if relative is None else f'{100 * relative:+.1f}%'} | {fmt(paper['MATH'])} "
-                     f"| {fmt(paper['GSM8K'])} | {call} |")
-        findings.append(f"- {setup} ({wc_paradigm} on WC data vs {se_paradigm} on SE data): WC data "
-                        f"{'+' if gain >= 0 else ''}{100 * gain:.1f} points {METRIC}: {call}.")
+        row, paper = study["setups"][setup], PAPER_GAINS[setup]
+        relative = row.get("relative_gain")
+        lines.append(f"| {setup} | {_pct(study['base'].get(role))} | {_mean(row.get('wc'))} | {_mean(row.get('se'))} "
+                     f"| {_interval(row.get('gain'))} | {'n/a' if relative is None else f'{100 * relative:+.1f}%'} "
+                     f"| {fmt(paper['MATH'])} | {fmt(paper['GSM8K'])} | {row['verdict']} |")
+        findings.append(f"- {setup} ({wc_paradigm} on WC data vs {se_paradigm} on SE data): WC − SE "
+                        f"{_interval(row.get('gain'))} points {METRIC} over seeds {row['seeds']}: {row['verdict']}.")
     return lines, findings
+
+
+CONTROL_TEXT = {
+    "sample-matched": ("WC at SE's sample count (S_SE each) vs SE", "SE data better (equal counts: Sec. 5)"),
+    "verified-only": ("both arms' data without false positives (exact step checker)", "not run (no exact checker)"),
+    "low-budget": ("the paper's low budget: SE's first sample vs the WC samples that cost the same", "WC data better"),
+}
+
+
+def controls_table(study: dict) -> list[str]:
+    """Each control that ran, per model, with the same seed intervals; the ones that did not, and how to run them."""
+    lines = ["| control | model | on WC data | on SE data | WC − SE gain, points (95% CI) | paper | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for control, by_model in study["controls"].items():
+        what, paper = CONTROL_TEXT[control]
+        for role, row in by_model.items():
+            lines.append(f"| {control}: {what} | {role} | {_mean(row.get('wc'))} | {_mean(row.get('se'))} "
+                         f"| {_interval(row.get('gain'))} | {paper} | {row['verdict']} |")
+    for control in study["controls_not_run"]:
+        wc_data, se_data, _ = CONTROLS[control]
+        needed = ",".join(dict.fromkeys([wc_data] + ([se_data] if se_data != "se" else [])))
+        lines.append(f"| {control}: {CONTROL_TEXT[control][0]} | | | | not run by default | "
+                     f"{CONTROL_TEXT[control][1]} | `dvc exp run -S 'study.controls=[...,{needed}]'` |")
+    return lines
+
+
+def training_table(data: dict, finetunes: dict, study: dict) -> list[str]:
+    """Sampling FLOPs of each arm beside the finetuning FLOPs spent on its data (mean over seeds, 6·P per token)."""
+    lines = ["| model | data | sampling FLOPs (data) | finetuning FLOPs (mean over seeds) | trained tokens |",
+             "|---|---|---|---|---|"]
+    for _, role, *_ in SETUPS:
+        for arm in ("wc", "se"):
+            cells = [finetunes.get(f"{role}-{arm}-{seed}") for seed in study["seeds"]]
+            cells = [c for c in cells if c and c.get("training_flops")]
+            if not cells:
+                continue
+            flops = sum(c["training_flops"]["non_embedding"] for c in cells) / len(cells)
+            tokens = sum(c["trained_tokens"] for c in cells) / len(cells)
+            lines.append(f"| {role} | {arm.upper()} | {data[arm]['flops']:.3g} | {flops:.3g} | {tokens:,.0f} |")
+    return lines
 
 
 def data_findings(data: dict) -> list[str]:
@@ -188,17 +226,19 @@ def environment_lines(environments: dict[str, dict]) -> list[str]:
     return [f"Produced with: {', '.join(shared)}.", *differing]
 
 
-def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int,
+def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int, study: dict,
                   finetunes: dict | None = None, judges: dict | None = None,
                   environments: dict[str, dict] | None = None) -> str:
-    setups, setup_findings = setups_table(evals, problems, finetunes)
+    setups, setup_findings = setups_table(study)
     base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,}" for role in bases)
+    guess = data["se"].get("guessing_baseline")
     parts = [
         "# computematch report",
         "",
         f"Base models (non-embedding parameters): {base_line}. Sampling: S_SE = {data['se']['samples_per_problem']}, "
         f"S_WC = {data['wc']['samples_per_problem']} per problem on {data['se']['by_budget']['1']['problems']} "
-        f"train problems. Test problems: {problems}. Accuracies in %.",
+        f"train problems. Test problems: {problems}. Finetuning seeds: {study['seeds']}. Accuracies in %; gains "
+        f"in points, as a mean over seeds with a 95% Student-t interval (paired by seed).",
         "",
         "## Where this run agrees or disagrees with the paper",
         "",
@@ -211,6 +251,8 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         "",
         f"Paper (Gemma2-9B vs 27B): {PAPER_DATA}. Verified diversity counts only solutions whose every step",
         "checks out (this task's exact step checker); the paper could not separate these from false positives.",
+        *([f"A guesser that always states the most common answer of a problem's level covers "
+           f"{_pct(guess['coverage'])}% of the train problems (per level below)."] if guess else []),
         "",
         "By difficulty, at the full budget:",
         "",
@@ -224,6 +266,14 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         f"## (b) Finetuning setups ({METRIC} on the test split)",
         "",
         *setups,
+        "",
+        "### Controls",
+        "",
+        *controls_table(study),
+        "",
+        "### Compute: sampling and finetuning",
+        "",
+        *training_table(data, finetunes or {}, study),
         "",
         "All evaluated models:",
         "",
@@ -242,8 +292,9 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
     return "\n".join(parts)
 
 
-def make_plots(data: dict, evals: dict, directory: Path) -> list[Path]:
-    """coverage@k and diversity@k against sampling FLOPs, FPR per model, accuracy per setup and data source."""
+def make_plots(data: dict, study: dict, directory: Path) -> list[Path]:
+    """coverage@k and diversity@k against sampling FLOPs; coverage and FPR by level with the guessing baseline;
+    accuracy per setup and data source with the seed intervals as error bars."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -265,22 +316,39 @@ def make_plots(data: dict, evals: dict, directory: Path) -> list[Path]:
         figure.savefig(written[-1], dpi=100)
         plt.close(figure)
 
-    figure, axes = plt.subplots(figsize=(4, 3.5))
-    values = [100 * (data[arm]["fpr"] or 0) for arm in ("wc", "se")]
-    axes.bar(["WC", "SE"], values, color=["tab:blue", "tab:orange"])
-    axes.set_ylabel("false positive rate (%)")
-    figure.tight_layout()
-    written.append(directory / "fpr.png")
-    figure.savefig(written[-1], dpi=100)
-    plt.close(figure)
+    levels = list(data["se"]["by_difficulty"])
+    guess = data["se"].get("guessing_baseline", {}).get("by_difficulty", {})
+    for key, label in (("coverage", "coverage at the full budget (%)"), ("fpr", "false positive rate (%)")):
+        figure, axes = plt.subplots(figsize=(5, 3.5))
+        for arm, marker in (("wc", "o"), ("se", "s")):
+            axes.plot(levels, [100 * (data[arm]["by_difficulty"][level][key] or 0) for level in levels],
+                      marker=marker, label=arm.upper())
+        if guess:
+            axes.plot(levels, [100 * guess.get(level, 0) for level in levels], linestyle="--", color="grey",
+                      label="guessing baseline (coverage)")
+        axes.set_xlabel("difficulty (steps)")
+        axes.set_ylabel(label)
+        axes.legend()
+        figure.tight_layout()
+        written.append(directory / f"{key}_by_level.png")
+        figure.savefig(written[-1], dpi=100)
+        plt.close(figure)
 
     figure, axes = plt.subplots(figsize=(6, 3.5))
     width = 0.27
-    for offset, (suffix, label) in enumerate((("", "base"), ("-wc", "WC data"), ("-se", "SE data"))):
-        heights = [100 * (evals.get(f"{role}{suffix}", {}).get(METRIC) or 0) for _, role, _, _ in SETUPS]
-        axes.bar([i + (offset - 1) * width for i in range(len(SETUPS))], heights, width, label=label)
+    for offset, label in enumerate(("base", "WC data", "SE data")):
+        heights, errors = [], []
+        for setup, role, *_ in SETUPS:
+            row = study["setups"][setup]
+            interval = None if offset == 0 else row.get("wc" if offset == 1 else "se")
+            value = study["base"].get(role) if offset == 0 else (interval or {}).get("mean")
+            heights.append(100 * (value or 0))
+            low = (interval or {}).get("low")
+            errors.append(0 if low is None else 100 * (interval["mean"] - low))
+        axes.bar([i + (offset - 1) * width for i in range(len(SETUPS))], heights, width, yerr=errors, capsize=3,
+                 label=label)
     axes.set_xticks(range(len(SETUPS)), [setup for setup, *_ in SETUPS])
-    axes.set_ylabel(f"test {METRIC} (%)")
+    axes.set_ylabel(f"test {METRIC} (%), 95% CI over seeds")
     axes.legend()
     figure.tight_layout()
     written.append(directory / "accuracy.png")

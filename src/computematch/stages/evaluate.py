@@ -1,6 +1,6 @@
 """Stage `evaluate`: a base or finetuned model on the held-out test split.
 
-    computematch evaluate se-wc     # writes metrics/eval/se-wc.json
+    computematch evaluate se-wc-0     # writes metrics/eval/se-wc-0.json (SE trained on WC data, seed 0)
 
 pass@1 is the mean correctness of n samples at evaluation.temperature (the unbiased pass@k estimator at
 k = 1); maj@k votes over the first k of them; greedy decodes once. Also by difficulty. Results are mirrored
@@ -14,7 +14,7 @@ from collections import defaultdict
 from statistics import mean
 
 from computematch import paths
-from computematch.config import FINETUNED, MODEL_ROLES, EvaluationConfig, Params
+from computematch.config import MODEL_ROLES, EvaluationConfig, Params
 from computematch.evaluation import greedy_grades
 from computematch.io import read_json, write_json
 from computematch.metrics import majority_answer, pass_at_k
@@ -84,7 +84,7 @@ def main(params: Params, name: str) -> None:
         top = {k: v for k, v in result.items() if k.startswith(("pass@", "maj@")) or k == "greedy"}
         tracker.log_metrics({f"{name}.{k}": v for k, v in top.items()}, summary=True)
         tracker.log_metrics({f"test_{k}": v for k, v in top.items()})
-        if name in FINETUNED:
+        if name not in MODEL_ROLES:  # a finetuned cell: annotate its registered version
             registration = read_json(paths.metrics_file("finetune", name)).get("registered")
             tracker.annotate(registration, {f"test_{k}": v for k, v in top.items()}, {"evaluated_by": tracker.run_id})
         print(f"evaluate@{name}: pass@1 {result['pass@1']:.3f}, greedy {result['greedy']:.3f}, "

@@ -11,11 +11,12 @@ given under every grading mode the task offers, side by side.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
+from statistics import mean
 
 from computematch import paths
-from computematch.budget import card_parameters, generated_flops
+from computematch.budget import card_parameters, generated_flops, matched_level
 from computematch.config import Params
 from computematch.errors import BadInputError
 from computematch.io import read_json, read_jsonl, write_json, write_jsonl
@@ -98,13 +99,15 @@ def step_check_totals(grades: dict) -> dict | None:
             "wrong": sum(c.wrong for c in checks), "samples_with_checks": sum(c.checked > 0 for c in checks)}
 
 
-def sft_records(task: Task, problems: list[Problem], by_problem: dict, graded: dict, dedup: bool) -> tuple[list, int]:
-    """The right-answer samples as prompt/completion records, and how many duplicates `dedup` dropped."""
+def sft_records(task: Task, problems: list[Problem], by_problem: dict, graded: dict, dedup: bool,
+                k: int | None = None, verified_only: bool = False) -> tuple[list, int]:
+    """The right-answer samples among the first k per problem as prompt/completion records (only step-verified
+    ones with `verified_only`), and how many duplicates `dedup` dropped."""
     kept, duplicates = [], 0
     for problem in problems:
         seen = set()
-        for record, grade in zip(by_problem[problem.id], graded[problem.id]):
-            if not grade.correct:
+        for record, grade in list(zip(by_problem[problem.id], graded[problem.id]))[:k]:
+            if not grade.correct or (verified_only and grade.steps_ok is not True):
                 continue
             if dedup and grade.solution in seen:
                 duplicates += 1
@@ -139,35 +142,83 @@ def data_report(problems: list[Problem], by_problem: dict[str, list[dict]], grad
     }
 
 
+def variant_levels(arm: str, samples_per_problem: int, se_samples: int) -> dict[str, int]:
+    """Samples per problem each control variant reads (config.VARIANTS): `matched`, S_SE (the paper's equal-count
+    ablation); `low`, the paper's low budget (SE's first sample, or the WC level that costs the same)."""
+    low = 1 if arm == "se" else matched_level(1, se_samples, samples_per_problem)
+    return {"verified": samples_per_problem, "matched": min(se_samples, samples_per_problem),
+            "low": min(low, samples_per_problem)}
+
+
+def most_common_answers(problems: list[Problem]) -> dict[int, str]:
+    """The most frequent gold answer of each difficulty level (ties: the first seen): a guesser's best answer."""
+    counts: dict[int, Counter] = defaultdict(Counter)
+    for problem in problems:
+        counts[problem.difficulty][problem.answer] += 1
+    return {level: counter.most_common(1)[0][0] for level, counter in counts.items()}
+
+
+def guessing_baseline(problems: list[Problem], guesses: dict[int, str]) -> dict:
+    """Coverage of a guesser that always states the most common answer of the problem's level, learned from other
+    problems (the pretraining corpus): it needs no reasoning, so coverage near it is luck, not skill."""
+    by_level = defaultdict(list)
+    for problem in problems:
+        by_level[problem.difficulty].append(problem.answer == guesses.get(problem.difficulty))
+    return {"coverage": mean(hit for hits in by_level.values() for hit in hits),
+            "by_difficulty": {str(level): mean(hits) for level, hits in sorted(by_level.items())}}
+
+
 def filter_samples(task: Task, problems: list[Problem], samples: list, samples_per_problem: int, parameters: int,
-                   dedup: bool, source: str = "samples") -> tuple[list[dict], dict]:
-    """The pure core: (SFT records, data metrics) from one arm's samples."""
+                   dedup: bool, source: str = "samples", arm: str = "wc", se_samples: int | None = None,
+                   guesses: dict[int, str] | None = None) -> tuple[dict[str, list[dict]], dict]:
+    """The pure core: ({'': SFT records, 'verified': ..., 'matched': ..., 'low': ...}, data metrics) of one arm."""
     by_problem = group_samples(problems, samples, samples_per_problem, source)
     graded, grades = grade_all(task, problems, by_problem)
     report = data_report(problems, by_problem, graded, parameters)
     kept, duplicates = sft_records(task, problems, by_problem, graded, dedup)
+    datasets, variants = {"": kept}, {}
+    for variant, k in variant_levels(arm, samples_per_problem, se_samples or samples_per_problem).items():
+        datasets[variant], _ = sft_records(task, problems, by_problem, graded, dedup, k, variant == "verified")
+        level = report["by_budget"][str(k)]
+        variants[variant] = {"samples_per_problem": k, "examples": len(datasets[variant]),
+                             "coverage": level["coverage"], "fpr": 0.0 if variant == "verified" else level["fpr"],
+                             "diversity": level["verified_diversity" if variant == "verified" else "diversity"]}
     report.update({
+        "variants": variants,
+        "guessing_baseline": guessing_baseline(problems, guesses if guesses is not None else most_common_answers(problems)),
         "kept": len(kept), "duplicates_dropped": duplicates, "dedup": dedup,
         "grading": {"mode": task.grading, "by_mode": by_grading_mode(problems, graded, grades, samples_per_problem)},
         "step_checks": step_check_totals(grades),
         "grader": {"task": task.name, "version": task.grader_version},
     })
-    return kept, report
+    return datasets, report
+
+
+def sft_metrics(report: dict, variant: str) -> dict:
+    """What metrics/sft/DATA.json says about one data source: the finetuning stages tag their models with it."""
+    if variant:
+        return {"variant": variant, **report["variants"][variant]}
+    return {"variant": "full", "samples_per_problem": report["samples_per_problem"], "examples": report["kept"],
+            **{key: report[key] for key in ("coverage", "diversity", "fpr")}}
 
 
 def main(params: Params, arm: str) -> None:
     task, problems = load_task(params.task), read_split("train")
-    samples = read_jsonl(paths.samples_file(arm))
+    samples, guesses = read_jsonl(paths.samples_file(arm)), most_common_answers(read_split("corpus") or problems)
     planned = read_json(paths.metrics_file("sample", arm))["samples_per_problem"]
     decontamination = read_json(paths.PREPARE_METRICS)["decontamination"]
     parameters = card_parameters(load_card(paths.base_model_dir(arm)), params.budget.param_count)
     with stage_run(params, f"filter@{arm}") as tracker:
-        kept, report = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
-                                      source=str(paths.samples_file(arm)))
+        datasets, report = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
+                                          str(paths.samples_file(arm)), arm, params.budget.se_samples, guesses)
         report["decontamination"] = {"ngram": decontamination["ngram"], "dropped": decontamination["dropped"]}
         report["environment"] = environment(libraries=GRADING_LIBRARIES)
-        write_jsonl(paths.sft_file(arm), kept)
+        for variant, records in datasets.items():
+            source = f"{arm}-{variant}" if variant else arm
+            write_jsonl(paths.sft_file(source), records)
+            write_json(paths.metrics_file("sft", source), sft_metrics(report, variant))
         write_json(paths.metrics_file("data", arm), report)
+        kept = datasets[""]
         top = {k: report[k] for k in ("coverage", "diversity", "verified_diversity", "fpr", "flops",
                                       "samples_per_problem", "extraction_failure_rate", "kept", "duplicates_dropped")}
         tracker.log_metrics({f"{arm}.{k}": v for k, v in top.items() if v is not None}, summary=True)

@@ -1,12 +1,14 @@
-"""Stage `finetune`: one model of the paper's Table 1 trained on one arm's filtered data.
+"""Stage `finetune`: one cell of the study: a model trained on one data source with one seed.
 
-    computematch finetune se wc     # SE on WC data (weak-to-strong improvement) -> models/ft/se-wc/
+    computematch finetune se wc 0            # SE on WC data, seed 0 (weak-to-strong improvement) -> models/ft/se-wc-0/
+    computematch finetune student wc-verified 1   # a control: WC data without its false positives
 
 The six (model, data) pairs: student on WC / SE data (distillation from each), WC on WC data
 (self-improvement) / SE data (distillation), SE on WC data (weak-to-strong improvement) / SE data
 (self-improvement). Same steps and batch size for both data sources; checkpoints at the Trainer's
 save_steps; the one with the best greedy accuracy on the validation split is kept and registered in MLflow
-as `computematch-<model>-on-<data>`.
+as a version of `computematch-<model>-on-<data>` tagged with its seed. The seed is TRL's `seed` (data order);
+the study repeats every cell over `study.seeds`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import time
 from pathlib import Path
 
 from computematch import paths
-from computematch.config import PARADIGMS, Params
+from computematch.budget import training_flops
+from computematch.config import PARADIGMS, Params, arm_of, cell_name
 from computematch.evaluation import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
 from computematch.prompting import prompt_renderer
@@ -37,8 +40,9 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def train_and_select(params: Params, role: str, arm: str, records: list[dict], work: Path, device: str) -> dict:
-    """Finetune, score every checkpoint on validation, leave the best in `work/best`: the pure core.
+def train_and_select(params: Params, role: str, name: str, records: list[dict], seed: int, work: Path,
+                     device: str) -> dict:
+    """Finetune with `seed`, score every checkpoint on validation, leave the best in `work/best`: the pure core.
 
     No training data (no sample had a right answer) is a counted skip, not a crash: the base model stands
     in, marked `trained: false`, so the rest of the study still runs and the report says so.
@@ -52,31 +56,35 @@ def train_and_select(params: Params, role: str, arm: str, records: list[dict], w
         shutil.copytree(base, work / "best")
         return {"trained": False, "skipped": "no training data: no sample had a right final answer",
                 "checkpoint": None, "val_greedy_by_checkpoint": {}, "val_greedy_accuracy": score(base),
-                "train_loss": []}
-    runtime, desc = params.runtime, f"finetune@{role}-{arm}"
+                "train_loss": [], "trained_tokens": 0}
+    runtime, desc, fields = params.runtime, f"finetune@{name}", {**params.finetune, "seed": seed}
     if runtime.processes > 1:
-        candidates, history = distributed_finetune(base, records, params.finetune, work / "trainer", runtime.processes,
+        candidates, history = distributed_finetune(base, records, fields, work / "trainer", runtime.processes,
                                                    device == "cuda", runtime.distributed_timeout_s, runtime.threads, desc)
     else:
-        candidates, history = finetune(base, records, params.finetune, work / "trainer", cuda=device == "cuda", desc=desc)
+        candidates, history = finetune(base, records, fields, work / "trainer", cuda=device == "cuda", desc=desc)
     best, scores = select_checkpoint(candidates, score)
     shutil.copytree(best, work / "best", ignore=shutil.ignore_patterns(*TRAINER_STATE))
+    tokens = max((e["num_tokens"] for e in history if "num_tokens" in e), default=0)  # TRL's running count
     return {"trained": True, "checkpoint": best.name, "val_greedy_by_checkpoint": scores,
-            "val_greedy_accuracy": scores[best.name], "train_loss": [e for e in history if "loss" in e]}
+            "val_greedy_accuracy": scores[best.name], "train_loss": [e for e in history if "loss" in e],
+            "trained_tokens": int(tokens)}
 
 
-def finetune_card(role: str, arm: str, result: dict, dataset: dict, base_card: dict, seconds: float,
+def finetune_card(role: str, data: str, seed: int, result: dict, dataset: dict, base_card: dict, seconds: float,
                   environment: dict) -> dict:
     """The finetuned model's card; an untrained stand-in points at the base model's weights, as its card did.
-    `dataset`: {dataset (path), dataset_sha256, examples}."""
+    `dataset`: {dataset (path), dataset_sha256, examples, ...}. Training FLOPs: 6·P per trained token."""
     inherited = {k: base_card[k] for k in ("weights_dir", "gguf_file") if not result["trained"] and k in base_card}
-    return {**inherited, "model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], **result, **dataset,
-            "seconds": round(seconds, 2), "environment": environment}
+    flops = {count: training_flops(p, result["trained_tokens"]) for count, p in base_card["parameters"].items()
+             if count in ("total", "non_embedding")}
+    return {**inherited, "model": role, "data": data, "seed": seed, "paradigm": PARADIGMS[(role, arm_of(data))],
+            **result, **dataset, "training_flops": flops, "seconds": round(seconds, 2), "environment": environment}
 
 
 def registry_tags(card: dict, data: dict) -> dict:
     """What a registered version says about itself: its data source and that data's quality."""
-    return {"data_source": card["data"], "model": card["model"], "paradigm": card["paradigm"],
+    return {"data_source": card["data"], "model": card["model"], "seed": card["seed"], "paradigm": card["paradigm"],
             "dataset_sha256": card["dataset_sha256"],
             **{f"data.{k}": data[k] for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
             "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
@@ -92,32 +100,39 @@ def finetune_summary(card: dict) -> dict:
     return {"trained": card["trained"], "val_greedy_accuracy": card["val_greedy_accuracy"],
             "processes": card["processes"], "global_batch": card["global_batch"],
             "checkpoint_step": int(card["checkpoint"].split("-")[-1]) if card["checkpoint"] else None,
-            "examples": card["examples"], "seconds": card["seconds"],
+            "examples": card["examples"], "trained_tokens": card["trained_tokens"],
+            "training_flops": card["training_flops"], "seconds": card["seconds"],
             "final_train_loss": card["train_loss"][-1]["loss"] if card["train_loss"] else None}
 
 
-def main(params: Params, role: str, arm: str) -> None:
-    name, device, target = f"{role}-{arm}", apply_runtime(params.runtime), paths.finetuned_model_dir(f"{role}-{arm}")
+def log_curves(tracker, card: dict) -> None:
+    """The training loss by step and the validation accuracy of every checkpoint, as MLflow curves."""
+    for entry in card["train_loss"]:
+        tracker.log_metrics({"train_loss": entry["loss"]}, step=int(entry["step"]))
+    for checkpoint, value in card["val_greedy_by_checkpoint"].items():
+        tracker.log_metrics({"val_greedy_accuracy": value}, step=int(checkpoint.split("-")[-1]))
+
+
+def main(params: Params, role: str, data: str, seed: int) -> None:
+    name, device = cell_name(role, data, seed), apply_runtime(params.runtime)
     render = prompt_renderer(params.task, paths.base_model_dir(role))  # the trained model's own template
-    records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(arm))]
-    data, base_card = read_json(paths.metrics_file("data", arm)), read_json(paths.base_model_dir(role) / "card.json")
+    records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(data))]
+    quality, base_card = read_json(paths.metrics_file("sft", data)), read_json(paths.base_model_dir(role) / "card.json")
+    target = paths.finetuned_model_dir(name)
     with stage_run(params, f"finetune@{name}") as tracker, staging_dir(target) as work:
-        tracker.log_params({"model": role, "data": arm, "paradigm": PARADIGMS[(role, arm)], "examples": len(records)})
+        tracker.log_params({"model": role, "data": data, "seed": seed, "examples": len(records)})
         tracker.log_sections(finetune=params.finetune)
         started = time.perf_counter()
-        result = train_and_select(params, role, arm, records, work, device)
-        dataset = {"dataset": str(paths.sft_file(arm)), "dataset_sha256": file_digest(paths.sft_file(arm)),
+        result = train_and_select(params, role, name, records, seed, work, device)
+        dataset = {"dataset": str(paths.sft_file(data)), "dataset_sha256": file_digest(paths.sft_file(data)),
                    "examples": len(records), "processes": params.runtime.processes,
                    "global_batch": global_batch(params.finetune, params.runtime.processes)}
-        card = finetune_card(role, arm, result, dataset, base_card, time.perf_counter() - started,
+        card = finetune_card(role, data, seed, result, dataset, base_card, time.perf_counter() - started,
                              environment(params.runtime.threads, libraries=TRAINING_LIBRARIES))
         write_json(work / "best" / "card.json", card)
         replace_dir(work / "best", target)
-        for entry in card["train_loss"]:
-            tracker.log_metrics({"train_loss": entry["loss"]}, step=int(entry["step"]))
-        for checkpoint, value in card["val_greedy_by_checkpoint"].items():
-            tracker.log_metrics({"val_greedy_accuracy": value}, step=int(checkpoint.split("-")[-1]))
-        registration = tracker.register_model(target, registered_name(role, arm), registry_tags(card, data))
+        log_curves(tracker, card)
+        registration = tracker.register_model(target, registered_name(role, data), registry_tags(card, quality))
         summary = finetune_summary(card)
         tracker.log_metrics({f"{name}.{k}": v for k, v in summary.items()}, summary=True)
         write_json(paths.metrics_file("finetune", name), {**summary, "registered": registration,

@@ -1,16 +1,17 @@
-"""Stage `report`: metrics/report.md and the plots, from every stage's metrics.
+"""Stage `report`: metrics/study.json (the verdicts over seeds), metrics/report.md and the plots.
 
-    computematch report     # writes metrics/report.md and metrics/plots/*.png
+    computematch report     # writes metrics/study.json, metrics/report.md and metrics/plots/*.png
 """
 
 from __future__ import annotations
 
 from computematch import paths
-from computematch.config import ARMS, EVALUATED, FINETUNED, MODEL_ROLES, Params
-from computematch.io import read_json
+from computematch.config import ARMS, MODEL_ROLES, Params, cell_name
+from computematch.io import read_json, write_json
 from computematch.tracking import stage_run
 
 REPORT = paths.METRICS / "report.md"
+STUDY = paths.METRICS / "study.json"
 PLOTS = paths.METRICS / "plots"
 
 
@@ -20,21 +21,32 @@ def read_metrics(stage: str, names, optional: bool = False) -> dict[str, dict]:
             if not optional or paths.metrics_file(stage, name).exists()}
 
 
+def study_cells(params: Params) -> list[str]:
+    """Every finetuning cell the study runs: the setups on both arms, the controls on their models, per seed."""
+    study = params.study
+    main = [(role, arm) for role in MODEL_ROLES for arm in ARMS]
+    controls = [(role, data) for role in study.control_models for data in study.controls]
+    return [cell_name(role, data, seed) for role, data in main + controls for seed in study.seeds]
+
+
 def main(params: Params) -> None:
     from computematch.report import make_plots, render_report
+    from computematch.study import study_summary
 
+    cells = study_cells(params)
     data, bases = read_metrics("data", ARMS), read_metrics("bootstrap", MODEL_ROLES)
-    evals, finetunes = read_metrics("eval", EVALUATED, optional=True), read_metrics("finetune", FINETUNED, optional=True)
+    evals, finetunes = read_metrics("eval", MODEL_ROLES + tuple(cells), True), read_metrics("finetune", cells, True)
     judges = read_metrics("judge", ARMS, optional=True)
     problems = next(iter(evals.values()))["problems"] if evals else 0
     environments = {f"{stage}@{name}": metrics.get("environment") for stage, group in
                     (("filter", data), ("bootstrap", bases), ("finetune", finetunes), ("evaluate", evals))
                     for name, metrics in group.items()}
+    study = study_summary(evals, finetunes, params.study)
     with stage_run(params, "report") as tracker:
-        plots = make_plots(data, evals, PLOTS)
-        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems, finetunes, judges,
-                                        environments))
-        tracker.log_artifact(REPORT)
-        for plot in plots:
-            tracker.log_artifact(plot, artifact_path="plots")
-        print(f"report: {REPORT} with {len(plots)} plots")
+        write_json(STUDY, study)
+        plots = make_plots(data, study, PLOTS)
+        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems, study, finetunes,
+                                        judges, environments))
+        for artifact in (STUDY, REPORT, *plots):
+            tracker.log_artifact(artifact, artifact_path="plots" if artifact in plots else None)
+        print(f"report: {REPORT}, {STUDY} and {len(plots)} plots")
