@@ -53,7 +53,7 @@ def fewshot_model(directory: Path) -> tuple[Path, list[str]]:
     from transformers import LlamaForCausalLM
 
     from computematch.config import TaskConfig
-    from computematch.models import build_char_tokenizer, llama_config
+    from computematch.models import build_task_tokenizer, llama_config
     from computematch.tasks.gsm8k import GSM8KTask
 
     rows = [json.loads(line) for line in (REPO / "tests/fixtures/gsm8k/test.jsonl").read_text().splitlines()]
@@ -63,7 +63,7 @@ def fewshot_model(directory: Path) -> tuple[Path, list[str]]:
     prompts = [task.prompt(p) for p in problems[2:]]
     if not (directory / "config.json").exists():
         torch.manual_seed(0)
-        tokenizer = build_char_tokenizer("".join(prompts) + "".join(p.solution for p in problems))
+        tokenizer = build_task_tokenizer("\n".join(prompts + [p.solution for p in problems]))
         fields = {"hidden_size": 128, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 512,
                   "max_position_embeddings": 2048}
         LlamaForCausalLM(llama_config(fields, tokenizer)).save_pretrained(directory)

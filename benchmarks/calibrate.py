@@ -1,11 +1,20 @@
-"""Calibrate the built-in default: base models' greedy test accuracy over several seeds.
+"""Calibrate the built-in default on base-model statistics only: accuracy, sample quality and guessability.
 
     python benchmarks/calibrate.py --seeds 0 1 2                      # the params.yaml default
     python benchmarks/calibrate.py --seeds 0 --set pretrain.steps=400 --roles wc se
 
-Each seed pretrains every role from scratch (pretrain.seed = seed) in a scratch directory and measures
-greedy accuracy on the test split, overall and by difficulty. Prints one JSON line per (seed, role) and
-a summary; nothing in the repository changes. Run by hand, on an otherwise idle machine.
+Prints the guessing baseline of the task (per level, the share of test problems whose answer is the most
+common answer of that level in train + corpus), then for each seed pretrains every role from scratch
+(pretrain.seed = seed) in a scratch directory and measures:
+
+- greedy accuracy on the test split, overall and by difficulty;
+- for wc and se, the data the `sample` stage would draw at the default budget (S_SE = budget.se_samples,
+  S_WC = round(S_SE · P_SE / P_WC), sampling.temperature / top_p / seed on the train split, a token budget fit
+  for the gold solutions): coverage, and the false-positive rate (right answer, steps that do not all check out,
+  over right answers).
+
+One JSON line per (seed, role) and a summary; nothing in the repository changes. Run by hand, on an otherwise
+idle machine, before any finetuning result is seen (docs/calibration.md).
 """
 
 from __future__ import annotations
@@ -32,6 +41,35 @@ def override(raw: dict, assignment: str) -> None:
     node[leaf] = yaml.safe_load(value)
 
 
+def sample_quality(model_dir: Path, task, problems: list, samples: int, params, device: str, store: Path) -> dict:
+    """Coverage and FPR of `samples` samples per problem, drawn as the sample stage draws them."""
+    from computematch.config import Decoding
+    from computematch.evaluation import solution_budget
+    from computematch.metrics import Graded, data_quality
+    from computematch.prompting import prompt_renderer
+    from computematch.sampling import get_backend
+    from computematch.sampling.driver import SampleStore, draw
+    from computematch.tasks import normalize_solution
+
+    config = params.sampling
+    decoding = Decoding(temperature=config.temperature, top_p=config.top_p,
+                        max_new_tokens=solution_budget(problems), seed=config.seed)
+    backend = get_backend("transformers", model_dir, device, stop=task.stop, runtime=params.runtime)
+    render = prompt_renderer(params.task, model_dir)
+    records, _ = draw(backend, decoding, {p.id: render(task.prompt(p)) for p in problems}, samples, SampleStore(store),
+                      config.batch_size)
+    graded = {p.id: [] for p in problems}
+    by_id = {p.id: p for p in problems}
+    for record in records:
+        grade = task.grade(by_id[record["problem_id"]], record["text"])
+        graded[record["problem_id"]].append(Graded(grade.answer, grade.correct, grade.steps_ok,
+                                                   normalize_solution(record["text"])))
+    quality = data_quality(list(graded.values()), samples)
+    return {"samples_per_problem": samples, "coverage": round(quality["coverage"], 4),
+            "fpr": None if quality["fpr"] is None else round(quality["fpr"], 4),
+            "sample_accuracy": round(quality["sample_accuracy"], 4)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
@@ -42,11 +80,13 @@ def main() -> None:
 
     import yaml
 
+    from computematch.budget import card_parameters, samples_per_arm
     from computematch.config import parse_params
     from computematch.evaluation import greedy_accuracy
     from computematch.models import pretrain_into
     from computematch.runtime import apply_runtime
     from computematch.splits import write_split
+    from computematch.stages.filter import guessing_report
     from computematch.stages.prepare import prepare_splits
     from computematch.tasks import get_task
 
@@ -62,25 +102,53 @@ def main() -> None:
         splits, _ = prepare_splits(task, base.task.decontamination_ngram)
         for split, problems in splits.items():
             write_split(split, problems)
+        guessing = guessing_report(splits["test"], splits["corpus"])  # what metrics/data/*.json report, on test
+        print(json.dumps({"guessing_baseline": guessing}), flush=True)
         for seed in args.seeds:
             raw["pretrain"]["seed"] = seed
             params = parse_params(raw)
             device = apply_runtime(params.runtime)
+            cards = {}
             for role in args.roles:
-                started = time.perf_counter()
                 staging = Path(scratch) / f"{role}-{seed}"
-                card = pretrain_into(staging, params.model(role), params.pretrain, task, splits)
+                cards[role] = pretrain_into(staging, params.model(role), params.pretrain, task, splits)
+                started = time.perf_counter()
                 accuracy = greedy_accuracy(staging, task, splits["test"], device, params.runtime)
-                row = {"seed": seed, "role": role, "params": card["parameters"]["non_embedding"],
+                row = {"seed": seed, "role": role, "params": cards[role]["parameters"]["non_embedding"],
                        "test_greedy": round(accuracy["accuracy"], 4),
                        "by_difficulty": {k: round(v, 3) for k, v in accuracy["by_difficulty"].items()},
-                       "final_loss": card["pretrain"]["final_loss"], "seconds": round(time.perf_counter() - started, 1)}
+                       "final_loss": cards[role]["pretrain"]["final_loss"],
+                       "pretrain_seconds": cards[role]["pretrain"]["seconds"],
+                       "eval_seconds": round(time.perf_counter() - started, 1)}
                 results.append(row)
                 print(json.dumps(row), flush=True)
+            if {"wc", "se"} <= set(cards):
+                samples, _ = samples_per_arm(params.budget, card_parameters(cards["wc"], params.budget.param_count),
+                                             card_parameters(cards["se"], params.budget.param_count))
+                for arm in ("wc", "se"):
+                    started = time.perf_counter()
+                    quality = sample_quality(Path(scratch) / f"{arm}-{seed}", task, splits["train"], samples[arm],
+                                             params, device, Path(scratch) / f"samples-{arm}-{seed}.jsonl")
+                    row = {"seed": seed, "role": arm, "budget": quality,
+                           "sample_seconds": round(time.perf_counter() - started, 1)}
+                    next(r for r in results if r["seed"] == seed and r["role"] == arm).update(quality)
+                    print(json.dumps(row), flush=True)
     print("overrides:", args.overrides, file=sys.stderr)
+    print("guessing baseline (a level's most common corpus answer), test problems: "
+          + ", ".join(f"{level}: {share:.0%}" for level, share in guessing["by_difficulty"].items())
+          + "; corpus: " + ", ".join(f"{level}: {share:.1%}" for level, share in guessing["reference"]["by_difficulty"].items()))
     for role in args.roles:
         values = [r["test_greedy"] for r in results if r["role"] == role]
-        print(f"{role}: test greedy {values} mean {sum(values) / len(values):.3f}")
+        seconds = [r["pretrain_seconds"] for r in results if r["role"] == role]
+        print(f"{role}: test greedy {values} mean {sum(values) / len(values):.3f}; pretrain seconds {seconds}")
+    for seed in args.seeds:
+        row = {r["role"]: r for r in results if r["seed"] == seed}
+        if {"wc", "se"} <= set(row):
+            wc, se = row["wc"], row["se"]
+            print(f"seed {seed}: WC/SE accuracy {wc['test_greedy'] / max(se['test_greedy'], 1e-9):.3f}, "
+                  f"P_SE/P_WC {se['params'] / wc['params']:.2f}; at S_WC={wc['samples_per_problem']}, "
+                  f"S_SE={se['samples_per_problem']}: coverage WC {wc['coverage']} SE {se['coverage']}, "
+                  f"FPR WC {wc['fpr']} SE {se['fpr']}")
 
 
 if __name__ == "__main__":

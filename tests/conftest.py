@@ -29,11 +29,11 @@ def build_tiny_model(task, fields: dict, directory):
     """A Llama with `fields` briefly pretrained on the task's corpus, saved with its tokenizer in `directory`."""
     import torch
 
-    from computematch.models import build_char_tokenizer, pretrain
+    from computematch.models import build_task_tokenizer, pretrain
 
     torch.set_num_threads(1)
     corpus = task.make_splits()["corpus"]
-    tokenizer = build_char_tokenizer("".join(task.prompt(p) + p.solution for p in corpus))
+    tokenizer = build_task_tokenizer("\n".join(task.prompt(p) + p.solution for p in corpus))
     model, _ = pretrain(fields, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus],
                         PretrainConfig(steps=20, batch_size=16, learning_rate=3e-3, warmup_steps=2))
     model.save_pretrained(directory)

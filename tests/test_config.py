@@ -148,3 +148,12 @@ def test_the_cli_starts_without_importing_heavy_libraries():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "sample" in result.stdout and "finetune" in result.stdout
+
+
+def test_the_quick_configuration_is_the_default_with_one_seed_and_no_controls():
+    """configs/quick.yaml must not drift from params.yaml: only the study's size differs."""
+    default, quick = (yaml.safe_load(path.read_text()) for path in (REPO / "params.yaml", REPO / "configs" / "quick.yaml"))
+    assert quick["study"]["seeds"] == [default["study"]["seeds"][0]] and quick["study"]["controls"] == []
+    for raw in (default, quick):
+        raw["study"].pop("seeds"), raw["study"].pop("controls")
+    assert quick == default

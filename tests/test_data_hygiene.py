@@ -148,3 +148,9 @@ def test_the_guessing_baseline_is_the_share_a_most_common_answer_guesser_solves(
     train = [_problem("a", "q", "7", 2), _problem("b", "q", "1", 2), _problem("c", "q", "5", 3), _problem("d", "q", "2", 3)]
     baseline = guessing_baseline(train, most_common_answers(corpus))
     assert baseline == {"coverage": 0.25, "by_difficulty": {"2": 0.5, "3": 0.0}}
+    from computematch.stages.filter import guessing_report
+
+    report = guessing_report(train, corpus)  # the guesser's hit rate on the corpus it learned from, beside
+    assert report["reference"] == {"split": "corpus", "problems": 6, "coverage": 4 / 6,
+                                   "by_difficulty": {"2": 2 / 3, "3": 2 / 3}}
+    assert guessing_report(train, None) == guessing_baseline(train, most_common_answers(train))

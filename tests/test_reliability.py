@@ -97,10 +97,10 @@ def test_progress_lines_are_rate_limited():
 
 def test_pretraining_reports_its_progress(tiny_task, capsys):
     from computematch.config import PretrainConfig
-    from computematch.models import build_char_tokenizer, pretrain
+    from computematch.models import build_task_tokenizer, pretrain
 
     corpus = tiny_task.make_splits()["corpus"][:32]
-    tokenizer = build_char_tokenizer("".join(tiny_task.prompt(p) + p.solution for p in corpus))
+    tokenizer = build_task_tokenizer("\n".join(tiny_task.prompt(p) + p.solution for p in corpus))
     pretrain({"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8}, tokenizer,
              [tiny_task.prompt(p) for p in corpus], [p.solution for p in corpus],
              PretrainConfig(steps=3, batch_size=4, warmup_steps=1), desc="pretrain@wc")

@@ -65,3 +65,14 @@ def test_the_study_pairs_seeds_and_calls_ties_and_untrained_cells():
     untrained = study_summary(evals, {"student-wc-1": {"trained": False}}, StudyConfig(controls=()))
     assert untrained["setups"]["Student-LM"]["verdict"].startswith("no verdict: not trained on wc")
     assert study_summary({}, {}, StudyConfig(controls=()))["setups"]["SE-LM"]["verdict"] == "not evaluated"
+
+
+def test_the_report_gives_the_guessers_rate_on_the_corpus_beside_the_train_problems(tmp_path):
+    study = study_summary(EVALS, FINETUNES, STUDY_CONFIG)
+    guess = {"coverage": 0.04, "by_difficulty": {"2": 0.05, "3": 0.03},
+             "reference": {"split": "corpus", "problems": 20000, "coverage": 0.035,
+                           "by_difficulty": {"2": 0.031, "3": 0.04}}}
+    data = {arm: {**DATA[arm], "guessing_baseline": guess} for arm in DATA}
+    text = render_report(data, EVALS, BASES, [], 600, study, FINETUNES)
+    assert ("covers 4.0% of the train problems (per level below); on the 20,000 corpus problems it is right "
+            "3.5% of the time (3.1–4.0% by level).") in text

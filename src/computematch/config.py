@@ -150,6 +150,9 @@ class TaskConfig:
     levels: tuple[int, ...] = (2, 3, 4, 5, 6, 7)
     corpus_size: int = 20000
     corpus_weights: tuple[float, ...] = (4, 4, 4, 1, 1, 1)
+    max_value: int = 39  # arith: the start and every running value lie in 0..max_value (9: the single-digit world)
+    operators: str = "+-"  # arith: the step operators drawn from, any of + - *
+    identity_steps: bool = False  # arith: allow steps that change nothing (+0, -0, *1)
     # Real benchmarks (gsm8k, math): local files win over the hub.
     source: str | None = None  # hub dataset id, e.g. openai/gsm8k
     subset: str | None = None  # hub config name, e.g. main
@@ -180,6 +183,13 @@ class TaskConfig:
         for key in ("train_size", "val_size", "test_size"):
             _positive_int(f"task.{key}", getattr(self, key))
         _positive_int("task.corpus_size", self.corpus_size, allow_zero=True)
+        if not _is_int(self.max_value) or not 9 <= self.max_value <= 999:
+            _fail("task.max_value", f"must be an integer from 9 to 999, got {self.max_value!r}")
+        if not isinstance(self.operators, str) or not self.operators or set(self.operators) - set("+-*") \
+                or len(set(self.operators)) != len(self.operators):
+            _fail("task.operators", f"must be a string of distinct operators from '+-*', got {self.operators!r}")
+        if not isinstance(self.identity_steps, bool):
+            _fail("task.identity_steps", f"must be true or false, got {self.identity_steps!r}")
         if not isinstance(self.levels, (list, tuple)) or not self.levels:
             _fail("task.levels", f"must be a non-empty list of chain lengths, got {self.levels!r}")
         for level in self.levels:
@@ -221,10 +231,10 @@ class ModelSpec:
 class PretrainConfig:
     """How built-in models are pretrained from scratch on the task's corpus (shared by all roles)."""
 
-    steps: int = 600
+    steps: int = 800
     batch_size: int = 32
     learning_rate: float = 0.0015
-    warmup_steps: int = 60
+    warmup_steps: int = 80
     weight_decay: float = 0.0
     seed: int = 0
 

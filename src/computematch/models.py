@@ -33,26 +33,35 @@ PARAM_COUNT_NOTE = (
 # ---------------------------------------------------------------- tokenizer
 
 
-def build_char_tokenizer(alphabet: str):
-    """A character-level tokenizer (one id per character, plus pad/bos/eos/unk) as a transformers tokenizer."""
+# One token per run of up to three digits, one per other character: Llama 3's tokenizer also splits numbers
+# into groups of at most three digits. A number is then one token, so `17+8=25` is a lookup of three tokens
+# rather than digit-by-digit carrying, which tiny models do not learn in minutes (docs/calibration.md).
+TOKEN_PATTERN = r"\d{1,3}|[\s\S]"
+
+
+def build_task_tokenizer(text: str):
+    """A tokenizer over `text`'s pieces (numbers of up to 3 digits, single characters), plus pad/bos/eos/unk."""
+    import re
+
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     specials = list(SPECIAL_TOKENS.values())
-    vocab = {token: index for index, token in enumerate(specials + sorted(set(alphabet)))}
+    pieces = sorted(set(re.findall(TOKEN_PATTERN, text)))
+    vocab = {token: index for index, token in enumerate(specials + pieces)}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=SPECIAL_TOKENS["unk_token"]))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(TOKEN_PATTERN), behavior="isolated")
     tokenizer.decoder = decoders.Fuse()
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
 
 
 def task_tokenizer(task, splits: dict) -> "PreTrainedTokenizerFast":  # noqa: F821
-    """The built-in character tokenizer over every character the splits' prompts and gold solutions use."""
+    """The built-in tokenizer over every piece the splits' prompts and gold solutions use."""
     texts = []
     for split in ("corpus", "train", "val", "test"):
         problems = splits.get(split, [])
         texts += [task.prompt(p) for p in problems] + [p.solution for p in problems]
-    return build_char_tokenizer("".join(texts))
+    return build_task_tokenizer("\n".join(texts))
 
 
 # ---------------------------------------------------------------- parameter counts

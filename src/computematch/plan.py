@@ -50,7 +50,7 @@ def gold_solution_tokens(role: str) -> float | None:
 
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         return mean(len(ids) + 1 for ids in tokenizer(solutions, add_special_tokens=False)["input_ids"])
-    return mean(len(s) + 1 for s in solutions)  # characters, for the built-in character tokenizer
+    return mean(len(s) + 1 for s in solutions)  # no tokenizer yet (bootstrap not run): characters, an upper bound
 
 
 def render_plan(params: Params) -> str:

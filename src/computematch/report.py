@@ -226,6 +226,16 @@ def environment_lines(environments: dict[str, dict]) -> list[str]:
     return [f"Produced with: {', '.join(shared)}.", *differing]
 
 
+def guess_reference(guess: dict) -> str:
+    """The guesser's hit rate on the corpus it learned from: the world's guessability, with less noise."""
+    reference = guess.get("reference")
+    if not reference:
+        return ""
+    levels = reference["by_difficulty"].values()
+    return (f"; on the {reference['problems']:,} {reference['split']} problems it is right {_pct(reference['coverage'])}% "
+            f"of the time ({_pct(min(levels))}–{_pct(max(levels))}% by level)")
+
+
 def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int, study: dict,
                   finetunes: dict | None = None, judges: dict | None = None,
                   environments: dict[str, dict] | None = None) -> str:
@@ -252,7 +262,8 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         f"Paper (Gemma2-9B vs 27B): {PAPER_DATA}. Verified diversity counts only solutions whose every step",
         "checks out (this task's exact step checker); the paper could not separate these from false positives.",
         *([f"A guesser that always states the most common answer of a problem's level covers "
-           f"{_pct(guess['coverage'])}% of the train problems (per level below)."] if guess else []),
+           f"{_pct(guess['coverage'])}% of the train problems (per level below)" + guess_reference(guess) + "."]
+          if guess else []),
         "",
         "By difficulty, at the full budget:",
         "",

@@ -168,10 +168,23 @@ def guessing_baseline(problems: list[Problem], guesses: dict[int, str]) -> dict:
             "by_difficulty": {str(level): mean(hits) for level, hits in sorted(by_level.items())}}
 
 
+def guessing_report(problems: list[Problem], guess_from: list[Problem] | None) -> dict:
+    """The guesser's coverage of `problems` (what coverage is compared with) and, with `guess_from` (the corpus,
+    thousands of problems), its hit rate there too: the world's guessability, free of the noise of ~80 problems
+    a level (in-sample, so if anything it flatters the guesser)."""
+    guesses = most_common_answers(guess_from or problems)
+    report = guessing_baseline(problems, guesses)
+    if guess_from:
+        reference = guessing_baseline(guess_from, guesses)
+        report["reference"] = {"split": "corpus", "problems": len(guess_from), **reference}
+    return report
+
+
 def filter_samples(task: Task, problems: list[Problem], samples: list, samples_per_problem: int, parameters: int,
                    dedup: bool, source: str = "samples", arm: str = "wc", se_samples: int | None = None,
-                   guesses: dict[int, str] | None = None) -> tuple[dict[str, list[dict]], dict]:
-    """The pure core: ({'': SFT records, 'verified': ..., 'matched': ..., 'low': ...}, data metrics) of one arm."""
+                   guess_from: list[Problem] | None = None) -> tuple[dict[str, list[dict]], dict]:
+    """The pure core: ({'': SFT records, 'verified': ..., 'matched': ..., 'low': ...}, data metrics) of one arm.
+    `guess_from`: the problems the guesser learns each level's most common answer from (default: `problems`)."""
     by_problem = group_samples(problems, samples, samples_per_problem, source)
     graded, grades = grade_all(task, problems, by_problem)
     report = data_report(problems, by_problem, graded, parameters)
@@ -185,7 +198,7 @@ def filter_samples(task: Task, problems: list[Problem], samples: list, samples_p
                              "diversity": level["verified_diversity" if variant == "verified" else "diversity"]}
     report.update({
         "variants": variants,
-        "guessing_baseline": guessing_baseline(problems, guesses if guesses is not None else most_common_answers(problems)),
+        "guessing_baseline": guessing_report(problems, guess_from),
         "kept": len(kept), "duplicates_dropped": duplicates, "dedup": dedup,
         "grading": {"mode": task.grading, "by_mode": by_grading_mode(problems, graded, grades, samples_per_problem)},
         "step_checks": step_check_totals(grades),
@@ -204,13 +217,13 @@ def sft_metrics(report: dict, variant: str) -> dict:
 
 def main(params: Params, arm: str) -> None:
     task, problems = load_task(params.task), read_split("train")
-    samples, guesses = read_jsonl(paths.samples_file(arm)), most_common_answers(read_split("corpus") or problems)
+    samples, corpus = read_jsonl(paths.samples_file(arm)), read_split("corpus")
     planned = read_json(paths.metrics_file("sample", arm))["samples_per_problem"]
     decontamination = read_json(paths.PREPARE_METRICS)["decontamination"]
     parameters = card_parameters(load_card(paths.base_model_dir(arm)), params.budget.param_count)
     with stage_run(params, f"filter@{arm}") as tracker:
         datasets, report = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
-                                          str(paths.samples_file(arm)), arm, params.budget.se_samples, guesses)
+                                          str(paths.samples_file(arm)), arm, params.budget.se_samples, corpus or None)
         report["decontamination"] = {"ngram": decontamination["ngram"], "dropped": decontamination["dropped"]}
         report["environment"] = environment(libraries=GRADING_LIBRARIES)
         for variant, records in datasets.items():

@@ -1,12 +1,19 @@
-"""The built-in task: multi-step single-digit arithmetic, evaluated left to right, every step checkable.
+"""The built-in task: multi-step arithmetic on small numbers, evaluated left to right, every step checkable.
 
-    Q: 7+2*1-4=?
-    A: 7+2=9. 9*1=9. 9-4=5. #### 5
+    Q: 17+8-9+3=?
+    A: 17+8=25. 25-9=16. 16+3=19. #### 19
 
-Every number and every intermediate result lies in 0..9 (the world a tiny model learns in minutes, see
-docs/calibration.md). Difficulty is the number of steps. `+` and `*` steps may be written with their operands
-commuted (`2+7=9`), so one problem has several correct solutions and "unique solutions" means something.
-The step verifier parses text with regular expressions; it never evaluates it.
+The start and every running value lie in 0..task.max_value (default 39); each step applies one of
+task.operators (default `+-`) with a one-digit operand. Difficulty is the number of steps. `+` and `*` steps
+may be written with their operands commuted (`8+17=25`), so one problem has several correct solutions and
+"unique solutions" means something. The step verifier parses text with regular expressions; it never evaluates it.
+
+Why this world (docs/calibration.md): answers must be hard to hit by luck, or a model that cannot do the steps
+"solves" long chains anyway and the false-positive rate is mostly guessing. In the single-digit world
+(max_value 9, operators `+-*`, identity steps) the most common answer of a level is right ~20% of the time;
+here it is right ~3% of the time (`guessing_baseline` in metrics/data/*.json), while the arithmetic facts stay few
+enough for a tiny model to learn in a minute. Identity steps (`+0`, `-0`, `*1`) are left out by default: they
+change nothing, so skipping one would be a free false positive and a bias towards the running value.
 """
 
 from __future__ import annotations
@@ -18,15 +25,15 @@ from dataclasses import dataclass
 from computematch.config import ConfigError, TaskConfig
 from computematch.tasks.base import Grade, Problem, grading_mode
 
-DIGITS = range(10)
-OPERATORS = "+-*"
+DIGITS = range(10)  # the operands
 COMMUTATIVE = "+*"
 # A completion longer than this is graded on its first MAX_CHARS characters only: a runaway generation can
 # neither slow the verifier down nor hide a correct answer far from where a solution ends.
 MAX_CHARS = 2000
 MAX_REDRAWS = 20000
 
-_QUESTION = re.compile(r"Q: (\d(?:[+\-*]\d)+)=\?")
+# A question is a start of 1 to 3 digits (max_value <= 999), then operator-digit pairs.
+_QUESTION = re.compile(r"Q: (\d{1,3})((?:[+\-*]\d)+)=\?")
 # A step is `x op y=z`, spaces ignored. Numbers are bounded in length so nothing is ever huge.
 _STEP = re.compile(r"(\d{1,3})([+\-*])(\d{1,3})=(\d{1,4})")
 # The final answer, as in GSM8K: the first '#### N' (strict). Leading zeros are allowed and ignored.
@@ -41,14 +48,15 @@ def _apply(left: int, operator: str, right: int) -> int:
     return left * right
 
 
-def _operands_in_range(left: int, operator: str) -> list[int]:
-    """Right operands that keep the result of `left operator right` in 0..9.
+def _operands_in_range(left: int, operator: str, max_value: int, identity_steps: bool) -> list[int]:
+    """Digits that keep the result of `left operator right` in 0..max_value.
 
     Never `*0`: it would erase every earlier step and make 0 the answer to over a third of long chains,
-    so that guessing would solve them (without it the most common answer of a level is ~20%).
+    so that guessing would solve them. Without identity steps, never a step that leaves the value unchanged.
     """
     return [right for right in DIGITS
-            if 0 <= _apply(left, operator, right) <= 9 and not (operator == "*" and right == 0)]
+            if 0 <= _apply(left, operator, right) <= max_value and not (operator == "*" and right == 0)
+            and (identity_steps or _apply(left, operator, right) != left)]
 
 
 @dataclass(frozen=True)
@@ -84,17 +92,26 @@ class Chain:
         match = _QUESTION.fullmatch(question.strip())
         if match is None:
             raise ValueError(f"not an arith question: {question[:60]!r}")
-        expression = match.group(1)
-        steps = tuple((expression[i], int(expression[i + 1])) for i in range(1, len(expression), 2))
-        return cls(int(expression[0]), steps)
+        start, pairs = match.groups()
+        return cls(int(start), tuple((pairs[i], int(pairs[i + 1])) for i in range(0, len(pairs), 2)))
 
 
-def random_chain(rng: random.Random, length: int) -> Chain:
-    start, steps = rng.choice(DIGITS), []
-    value = start
+def random_chain(rng: random.Random, length: int, max_value: int, operators: str, identity_steps: bool) -> Chain:
+    """A start drawn uniformly from 0..max_value, then `length` steps, each drawn uniformly among the (operator,
+    operand) pairs that keep the running value in range.
+
+    Uniform over pairs rather than operator first: from 0 or max_value only one operator is possible, and
+    forcing it half the time would pile answers up at the ends of the range; over pairs the running value is
+    a random walk whose end is spread almost evenly (the most common answer of a level is right ~3% of the
+    time with the defaults; tests/test_arith.py).
+    """
+    start = rng.choice(range(max_value + 1))
+    steps, value = [], start
     for _ in range(length):
-        operator = rng.choice(OPERATORS)
-        right = rng.choice(_operands_in_range(value, operator))
+        pairs = [(op, right) for op in operators for right in _operands_in_range(value, op, max_value, identity_steps)]
+        if not pairs:  # only possible for operators '*' alone from 0 without identity steps
+            raise ConfigError(f"task.operators: {operators!r} leaves no step from {value}; add + or -")
+        operator, right = rng.choice(pairs)
         steps.append((operator, right))
         value = _apply(value, operator, right)
     return Chain(start, tuple(steps))
@@ -124,7 +141,7 @@ def check_steps(chain: Chain, body: str) -> bool:
 
 class ArithTask:
     name = "arith"
-    grader_version = "arith-step-verifier/1"  # bump when grading or step checking changes
+    grader_version = "arith-step-verifier/2"  # bump when grading or step checking changes (2: multi-digit starts)
     stop: tuple[str, ...] = ()  # built-in models end with their end-of-sequence token
     grading_modes = ("strict",)  # the first '#### N': every solution of this task is written that way
 
@@ -134,6 +151,10 @@ class ArithTask:
 
     # ------------------------------------------------------------ problems
 
+    def _random_chain(self, rng: random.Random, level: int) -> Chain:
+        config = self.config
+        return random_chain(rng, level, config.max_value, config.operators, config.identity_steps)
+
     def _draw_split(self, split: str, size: int, taken: set[str]) -> list[Problem]:
         rng = random.Random(f"arith/{self.config.seed}/{split}")
         levels = self.config.levels
@@ -141,7 +162,7 @@ class ArithTask:
         for index in range(size):
             level = levels[index % len(levels)]  # splits are balanced over the difficulty levels
             for _ in range(MAX_REDRAWS):
-                chain = random_chain(rng, level)
+                chain = self._random_chain(rng, level)
                 question = f"Q: {chain.expression}=?"
                 if question not in taken:
                     break
@@ -161,7 +182,7 @@ class ArithTask:
         problems = []
         while len(problems) < self.config.corpus_size:
             level = rng.choices(self.config.levels, weights=self.config.corpus_weights)[0]
-            chain = random_chain(rng, level)
+            chain = self._random_chain(rng, level)
             question = f"Q: {chain.expression}=?"
             if question in excluded:
                 continue
