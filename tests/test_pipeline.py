@@ -20,7 +20,10 @@ pytestmark = pytest.mark.slow
 
 TINY_PARAMS = {
     "task": {"name": "arith", "seed": 0, "train_size": 16, "val_size": 6, "test_size": 6, "levels": [2, 3],
-             "corpus_size": 300, "corpus_weights": [1, 1], "grading": "strict", "decontamination_ngram": 8},
+             "corpus_size": 300, "corpus_weights": [1, 1], "grading": "strict", "decontamination_ngram": 8,
+             # The single-digit world: 16-wide models learn it well enough in 150 steps to leave SFT data in
+             # both arms, so that a changed budget changes the WC data (and reruns what reads it).
+             "max_value": 9, "operators": "+-*", "identity_steps": True},
     "models": {
         "student": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
         "wc": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
