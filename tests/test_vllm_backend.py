@@ -199,8 +199,10 @@ def test_real_engine_token_counts_are_the_tokenizers(engine, vllm_model_dir, tin
                                  use_tqdm=False)
     for request, output, completion in zip(requests, raw, engine.generate(requests, decoding)):
         ids = list(output.outputs[0].token_ids)  # special tokens included (an undertrained model writes some)
-        retokenized = tokenizer(tokenizer.decode(ids), add_special_tokens=False)["input_ids"]
-        assert completion.completion_tokens == len(ids) == len(retokenized)
+        # The count is of the tokens generated (what costs FLOPs), not of the text re-tokenized: with numbers as
+        # tokens, an undertrained model's `3` `3` decodes to "33", which re-tokenizes as one token (as in Llama 3).
+        assert completion.completion_tokens == len(ids) > 0
+        assert completion.text == tokenizer.decode(ids, skip_special_tokens=True)[:len(completion.text)]
         assert completion.prompt_tokens == len(tokenizer(request.prompt)["input_ids"])
 
 
