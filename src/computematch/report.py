@@ -303,6 +303,17 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
     return "\n".join(parts)
 
 
+def _save_plot(plt, figure, axes, xlabel: str, ylabel: str, path: Path) -> Path:
+    """Label, lay out, write and close one line plot: the steps every plot here shares."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def make_plots(data: dict, study: dict, directory: Path) -> list[Path]:
     """coverage@k and diversity@k against sampling FLOPs; coverage and FPR by level with the guessing baseline;
     accuracy per setup and data source with the seed intervals as error bars."""
@@ -319,13 +330,7 @@ def make_plots(data: dict, study: dict, directory: Path) -> list[Path]:
             levels = data[arm]["by_budget"]
             axes.plot([levels[k]["flops"] for k in levels], [levels[k][key] for k in levels], marker=marker,
                       label=f"{arm.upper()} (k = 1..{len(levels)})")
-        axes.set_xlabel("sampling FLOPs (measured)")
-        axes.set_ylabel(label)
-        axes.legend()
-        figure.tight_layout()
-        written.append(directory / f"{key}.png")
-        figure.savefig(written[-1], dpi=100)
-        plt.close(figure)
+        written.append(_save_plot(plt, figure, axes, "sampling FLOPs (measured)", label, directory / f"{key}.png"))
 
     levels = list(data["se"]["by_difficulty"])
     guess = data["se"].get("guessing_baseline", {}).get("by_difficulty", {})
@@ -337,13 +342,7 @@ def make_plots(data: dict, study: dict, directory: Path) -> list[Path]:
         if guess:
             axes.plot(levels, [100 * guess.get(level, 0) for level in levels], linestyle="--", color="grey",
                       label="guessing baseline (coverage)")
-        axes.set_xlabel("difficulty (steps)")
-        axes.set_ylabel(label)
-        axes.legend()
-        figure.tight_layout()
-        written.append(directory / f"{key}_by_level.png")
-        figure.savefig(written[-1], dpi=100)
-        plt.close(figure)
+        written.append(_save_plot(plt, figure, axes, "difficulty (steps)", label, directory / f"{key}_by_level.png"))
 
     figure, axes = plt.subplots(figsize=(6, 3.5))
     width = 0.27
