@@ -2,6 +2,7 @@
 
     python benchmarks/calibrate.py --seeds 0 1 2                      # the params.yaml default
     python benchmarks/calibrate.py --seeds 0 --set pretrain.steps=400 --roles wc se
+    python benchmarks/calibrate.py --temperatures 0.7 0.5 0.3         # sample quality at several temperatures
 
 Prints the guessing baseline of the task (per level, the share of test problems whose answer is the most
 common answer of that level in train + corpus), then for each seed pretrains every role from scratch
@@ -41,8 +42,9 @@ def override(raw: dict, assignment: str) -> None:
     node[leaf] = yaml.safe_load(value)
 
 
-def sample_quality(model_dir: Path, task, problems: list, samples: int, params, device: str, store: Path) -> dict:
-    """Coverage and FPR of `samples` samples per problem, drawn as the sample stage draws them."""
+def sample_quality(model_dir: Path, task, problems: list, samples: int, params, device: str, store: Path,
+                   temperature: float) -> dict:
+    """Coverage and FPR of `samples` samples per problem at `temperature`, drawn as the sample stage draws them."""
     from computematch.config import Decoding
     from computematch.evaluation import solution_budget
     from computematch.metrics import Graded, data_quality
@@ -52,7 +54,7 @@ def sample_quality(model_dir: Path, task, problems: list, samples: int, params, 
     from computematch.tasks import normalize_solution
 
     config = params.sampling
-    decoding = Decoding(temperature=config.temperature, top_p=config.top_p,
+    decoding = Decoding(temperature=temperature, top_p=config.top_p,
                         max_new_tokens=solution_budget(problems), seed=config.seed)
     backend = get_backend("transformers", model_dir, device, stop=task.stop, runtime=params.runtime)
     render = prompt_renderer(params.task, model_dir)
@@ -65,7 +67,7 @@ def sample_quality(model_dir: Path, task, problems: list, samples: int, params, 
         graded[record["problem_id"]].append(Graded(grade.answer, grade.correct, grade.steps_ok,
                                                    normalize_solution(record["text"])))
     quality = data_quality(list(graded.values()), samples)
-    return {"samples_per_problem": samples, "coverage": round(quality["coverage"], 4),
+    return {"samples_per_problem": samples, "temperature": temperature, "coverage": round(quality["coverage"], 4),
             "fpr": None if quality["fpr"] is None else round(quality["fpr"], 4),
             "sample_accuracy": round(quality["sample_accuracy"], 4)}
 
@@ -75,6 +77,8 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--roles", nargs="+", default=["student", "wc", "se"])
+    parser.add_argument("--temperatures", type=float, nargs="+", default=None,
+                        help="sampling temperatures to measure sample quality at (default: sampling.temperature)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="section.key=value")
     args = parser.parse_args()
 
@@ -126,13 +130,16 @@ def main() -> None:
                 samples, _ = samples_per_arm(params.budget, card_parameters(cards["wc"], params.budget.param_count),
                                              card_parameters(cards["se"], params.budget.param_count))
                 for arm in ("wc", "se"):
-                    started = time.perf_counter()
-                    quality = sample_quality(Path(scratch) / f"{arm}-{seed}", task, splits["train"], samples[arm],
-                                             params, device, Path(scratch) / f"samples-{arm}-{seed}.jsonl")
-                    row = {"seed": seed, "role": arm, "budget": quality,
-                           "sample_seconds": round(time.perf_counter() - started, 1)}
-                    next(r for r in results if r["seed"] == seed and r["role"] == arm).update(quality)
-                    print(json.dumps(row), flush=True)
+                    for temperature in args.temperatures or [params.sampling.temperature]:
+                        started = time.perf_counter()
+                        quality = sample_quality(Path(scratch) / f"{arm}-{seed}", task, splits["train"], samples[arm],
+                                                 params, device, Path(scratch) / f"samples-{arm}-{seed}-{temperature}.jsonl",
+                                                 temperature)
+                        row = {"seed": seed, "role": arm, "budget": quality,
+                               "sample_seconds": round(time.perf_counter() - started, 1)}
+                        next(r for r in results if r["seed"] == seed and r["role"] == arm).setdefault(
+                            "by_temperature", {})[temperature] = quality
+                        print(json.dumps(row), flush=True)
     print("overrides:", args.overrides, file=sys.stderr)
     print("guessing baseline (a level's most common corpus answer), test problems: "
           + ", ".join(f"{level}: {share:.0%}" for level, share in guessing["by_difficulty"].items())
@@ -146,9 +153,12 @@ def main() -> None:
         if {"wc", "se"} <= set(row):
             wc, se = row["wc"], row["se"]
             print(f"seed {seed}: WC/SE accuracy {wc['test_greedy'] / max(se['test_greedy'], 1e-9):.3f}, "
-                  f"P_SE/P_WC {se['params'] / wc['params']:.2f}; at S_WC={wc['samples_per_problem']}, "
-                  f"S_SE={se['samples_per_problem']}: coverage WC {wc['coverage']} SE {se['coverage']}, "
-                  f"FPR WC {wc['fpr']} SE {se['fpr']}")
+                  f"P_SE/P_WC {se['params'] / wc['params']:.2f}")
+            for temperature, wc_quality in wc["by_temperature"].items():
+                se_quality = se["by_temperature"][temperature]
+                print(f"  T={temperature}, S_WC={wc_quality['samples_per_problem']}, "
+                      f"S_SE={se_quality['samples_per_problem']}: coverage WC {wc_quality['coverage']} "
+                      f"SE {se_quality['coverage']}, FPR WC {wc_quality['fpr']} SE {se_quality['fpr']}")
 
 
 if __name__ == "__main__":

@@ -76,3 +76,11 @@ def test_the_report_gives_the_guessers_rate_on_the_corpus_beside_the_train_probl
     text = render_report(data, EVALS, BASES, [], 600, study, FINETUNES)
     assert ("covers 4.0% of the train problems (per level below); on the 20,000 corpus problems it is right "
             "3.5% of the time (3.1–4.0% by level).") in text
+
+
+def test_the_report_states_the_sampling_and_evaluation_temperatures_beside_the_papers():
+    study = study_summary(EVALS, FINETUNES, STUDY_CONFIG)
+    text = render_report(DATA, EVALS, BASES, [], 600, study, FINETUNES,
+                         temperatures={"sampling": 0.3, "evaluation": 0.7})
+    assert "train problems, sampled at T 0.3 and evaluated at T 0.7 (the paper: 0.7 for both)." in text
+    assert "sampled at" not in render_report(DATA, EVALS, BASES, [], 600, study, FINETUNES)

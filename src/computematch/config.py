@@ -310,7 +310,7 @@ class SamplingConfig:
     """How solutions are drawn; the same settings for both arms."""
 
     backend: str = "transformers"
-    temperature: float = 0.7
+    temperature: float = 0.3  # calibrated for the built-in study (README); the paper samples at 0.7
     top_p: float = 1.0
     max_new_tokens: int = 80
     batch_size: int = 512
@@ -399,7 +399,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 class RuntimeConfig:
     """Where torch runs. Thread count is a param because it changes float sums, and tiny models' accuracy with them."""
 
-    threads: int = 1
+    threads: int = 2
     device: str = "auto"  # auto: cuda when available, else cpu
     dtype: str = "auto"  # auto (the checkpoint's own), float32, bfloat16 or float16
     tensor_parallel_size: int = 1  # GPUs per model (vllm backend)
@@ -428,7 +428,7 @@ class StudyConfig:
 
     seeds: tuple[int, ...] = (0, 1, 2)  # finetuning seeds (SFTConfig `seed`); verdicts are intervals over them
     controls: tuple[str, ...] = ("wc-matched", "wc-verified", "se-verified")  # control data sources finetuned on
-    control_models: tuple[str, ...] = ("student",)  # the models the controls finetune
+    control_models: tuple[str, ...] = ("se",)  # the models the controls finetune
 
     def __post_init__(self):
         for key, values, known in (("seeds", self.seeds, None), ("controls", self.controls, DATA_SOURCES[2:]),

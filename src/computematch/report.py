@@ -236,9 +236,18 @@ def guess_reference(guess: dict) -> str:
             f"of the time ({_pct(min(levels))}–{_pct(max(levels))}% by level)")
 
 
+def temperature_note(temperatures: dict[str, float] | None) -> str:
+    if not temperatures:
+        return ""
+    return (f", sampled at T {temperatures['sampling']:g} and evaluated at T {temperatures['evaluation']:g} "
+            f"(the paper: 0.7 for both)")
+
+
 def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int, study: dict,
                   finetunes: dict | None = None, judges: dict | None = None,
-                  environments: dict[str, dict] | None = None) -> str:
+                  environments: dict[str, dict] | None = None,
+                  temperatures: dict[str, float] | None = None) -> str:
+    """`temperatures`: {"sampling": T, "evaluation": T}, stated beside the paper's 0.7 when given."""
     setups, setup_findings = setups_table(study)
     base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,}" for role in bases)
     guess = data["se"].get("guessing_baseline")
@@ -247,7 +256,7 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         "",
         f"Base models (non-embedding parameters): {base_line}. Sampling: S_SE = {data['se']['samples_per_problem']}, "
         f"S_WC = {data['wc']['samples_per_problem']} per problem on {data['se']['by_budget']['1']['problems']} "
-        f"train problems. Test problems: {problems}. Finetuning seeds: {study['seeds']}. Accuracies in %; gains "
+        f"train problems{temperature_note(temperatures)}. Test problems: {problems}. Finetuning seeds: {study['seeds']}. Accuracies in %; gains "
         f"in points, as a mean over seeds with a 95% Student-t interval (paired by seed).",
         "",
         "## Where this run agrees or disagrees with the paper",

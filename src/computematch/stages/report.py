@@ -46,7 +46,8 @@ def main(params: Params) -> None:
         write_json(STUDY, study)
         plots = make_plots(data, study, PLOTS)
         REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], problems, study, finetunes,
-                                        judges, environments))
+                                        judges, environments, {"sampling": params.sampling.temperature,
+                                                               "evaluation": params.evaluation.temperature}))
         for artifact in (STUDY, REPORT, *plots):
             tracker.log_artifact(artifact, artifact_path="plots" if artifact in plots else None)
         print(f"report: {REPORT}, {STUDY} and {len(plots)} plots")
