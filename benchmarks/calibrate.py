@@ -44,14 +44,16 @@ def override(raw: dict, assignment: str) -> None:
 
 def sample_quality(model_dir: Path, task, problems: list, samples: int, params, device: str, store: Path,
                    temperature: float) -> dict:
-    """Coverage and FPR of `samples` samples per problem at `temperature`, drawn as the sample stage draws them."""
+    """Coverage and FPR of `samples` samples per problem at `temperature`, drawn and graded as the sample and
+    filter stages draw and grade them."""
     from computematch.config import Decoding
     from computematch.evaluation import solution_budget
-    from computematch.metrics import Graded, data_quality
+    from computematch.metrics import data_quality
     from computematch.prompting import prompt_renderer
     from computematch.sampling import get_backend
     from computematch.sampling.driver import SampleStore, draw
-    from computematch.tasks import normalize_solution
+    from computematch.stages.filter import grade_all, group_samples
+    from computematch.stages.sample import sample_records
 
     config = params.sampling
     decoding = Decoding(temperature=temperature, top_p=config.top_p,
@@ -60,13 +62,9 @@ def sample_quality(model_dir: Path, task, problems: list, samples: int, params, 
     render = prompt_renderer(params.task, model_dir)
     records, _ = draw(backend, decoding, {p.id: render(task.prompt(p)) for p in problems}, samples, SampleStore(store),
                       config.batch_size)
-    graded = {p.id: [] for p in problems}
-    by_id = {p.id: p for p in problems}
-    for record in records:
-        grade = task.grade(by_id[record["problem_id"]], record["text"])
-        graded[record["problem_id"]].append(Graded(grade.answer, grade.correct, grade.steps_ok,
-                                                   normalize_solution(record["text"])))
-    quality = data_quality(list(graded.values()), samples)
+    by_problem = group_samples(problems, sample_records(records, {p.id: p.difficulty for p in problems}), samples)
+    graded, _ = grade_all(task, problems, by_problem)
+    quality = data_quality([graded[p.id] for p in problems], samples)
     return {"samples_per_problem": samples, "temperature": temperature, "coverage": round(quality["coverage"], 4),
             "fpr": None if quality["fpr"] is None else round(quality["fpr"], 4),
             "sample_accuracy": round(quality["sample_accuracy"], 4)}
@@ -132,9 +130,9 @@ def main() -> None:
                 for arm in ("wc", "se"):
                     for temperature in args.temperatures or [params.sampling.temperature]:
                         started = time.perf_counter()
+                        store = Path(scratch) / f"samples-{arm}-{seed}-{temperature}.jsonl"
                         quality = sample_quality(Path(scratch) / f"{arm}-{seed}", task, splits["train"], samples[arm],
-                                                 params, device, Path(scratch) / f"samples-{arm}-{seed}-{temperature}.jsonl",
-                                                 temperature)
+                                                 params, device, store, temperature)
                         row = {"seed": seed, "role": arm, "budget": quality,
                                "sample_seconds": round(time.perf_counter() - started, 1)}
                         next(r for r in results if r["seed"] == seed and r["role"] == arm).setdefault(
@@ -143,7 +141,8 @@ def main() -> None:
     print("overrides:", args.overrides, file=sys.stderr)
     print("guessing baseline (a level's most common corpus answer), test problems: "
           + ", ".join(f"{level}: {share:.0%}" for level, share in guessing["by_difficulty"].items())
-          + "; corpus: " + ", ".join(f"{level}: {share:.1%}" for level, share in guessing["reference"]["by_difficulty"].items()))
+          + "; corpus: " + ", ".join(f"{level}: {share:.1%}"
+                                     for level, share in guessing["reference"]["by_difficulty"].items()))
     for role in args.roles:
         values = [r["test_greedy"] for r in results if r["role"] == role]
         seconds = [r["pretrain_seconds"] for r in results if r["role"] == role]

@@ -19,6 +19,7 @@ PAPER_GAINS = {
     "WC-LM": {"MATH": (3.8, 2.0), "GSM8K": (1.5, None)},
     "SE-LM": {"MATH": (5.8, 4.3), "GSM8K": (1.2, 1.5)},
 }
+PAPER_TEMPERATURE = 0.7  # the paper samples and evaluates at T 0.7
 PAPER_DATA = "MATH: coverage +11 / +6 points, diversity +86% / +125%, FPR +7 points (WC − SE; low / high budget)"
 
 
@@ -232,22 +233,23 @@ def guess_reference(guess: dict) -> str:
     if not reference:
         return ""
     levels = reference["by_difficulty"].values()
-    return (f"; on the {reference['problems']:,} {reference['split']} problems it is right {_pct(reference['coverage'])}% "
-            f"of the time ({_pct(min(levels))}–{_pct(max(levels))}% by level)")
+    return (f"; on the {reference['problems']:,} {reference['split']} problems it is right "
+            f"{_pct(reference['coverage'])}% of the time ({_pct(min(levels))}–{_pct(max(levels))}% by level)")
 
 
 def temperature_note(temperatures: dict[str, float] | None) -> str:
+    """The run's sampling and evaluation temperatures, beside the paper's."""
     if not temperatures:
         return ""
     return (f", sampled at T {temperatures['sampling']:g} and evaluated at T {temperatures['evaluation']:g} "
-            f"(the paper: 0.7 for both)")
+            f"(the paper: {PAPER_TEMPERATURE:g} for both)")
 
 
 def render_report(data: dict, evals: dict, bases: dict, plots: list[str], problems: int, study: dict,
                   finetunes: dict | None = None, judges: dict | None = None,
                   environments: dict[str, dict] | None = None,
                   temperatures: dict[str, float] | None = None) -> str:
-    """`temperatures`: {"sampling": T, "evaluation": T}, stated beside the paper's 0.7 when given."""
+    """`temperatures`: {"sampling": T, "evaluation": T}, stated beside the paper's when given."""
     setups, setup_findings = setups_table(study)
     base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,}" for role in bases)
     guess = data["se"].get("guessing_baseline")
@@ -256,8 +258,9 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         "",
         f"Base models (non-embedding parameters): {base_line}. Sampling: S_SE = {data['se']['samples_per_problem']}, "
         f"S_WC = {data['wc']['samples_per_problem']} per problem on {data['se']['by_budget']['1']['problems']} "
-        f"train problems{temperature_note(temperatures)}. Test problems: {problems}. Finetuning seeds: {study['seeds']}. Accuracies in %; gains "
-        f"in points, as a mean over seeds with a 95% Student-t interval (paired by seed).",
+        f"train problems{temperature_note(temperatures)}. Test problems: {problems}. Finetuning seeds: "
+        f"{study['seeds']}. Accuracies in %; gains in points, as a mean over seeds with a 95% Student-t interval "
+        f"(paired by seed).",
         "",
         "## Where this run agrees or disagrees with the paper",
         "",
