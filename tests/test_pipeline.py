@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from computematch import paths
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -110,14 +112,14 @@ def workspace(tmp_path_factory, mlflow_server):
 
 
 def _metrics(root, stage, name):
-    return json.loads((root / "metrics" / stage / f"{name}.json").read_text())
+    return json.loads((root / paths.metrics_file(stage, name)).read_text())
 
 
 def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
     root, _, log = workspace
     for stage in ["prepare", "bootstrap@student", "bootstrap@wc", "bootstrap@se", "sample@wc", "sample@se",
-                  "filter@wc", "filter@se", "finetune@se-wc-0", "finetune@se-wc-1", "control@student-wc-matched-1",
-                  "evaluate@student-se-0", "evaluate-control@student-wc-matched-0", "evaluate-base@wc", "report"]:
+                  "filter@wc", "filter@se", "finetune@se-wc", "control@student-wc-matched", "evaluate@student-se",
+                  "evaluate-control@student-wc-matched", "evaluate-base@wc", "report"]:
         assert f"'{stage}'" in log
     for arm in ("wc", "se"):
         data = _metrics(root, "data", arm)
@@ -223,7 +225,7 @@ def test_push_then_a_fresh_clone_pulls_and_repro_does_nothing(workspace, remote,
     _run(["dvc", "pull"], clone, env)
     log = _run(["dvc", "repro"], clone, env)
     assert "Running stage" not in log and "Data and pipelines are up to date" in log
-    assert (clone / "models" / "ft" / "se-wc-0" / "card.json").exists()
+    assert (clone / "models" / "ft" / "se-wc" / "seed-0" / "card.json").exists()
 
 
 def test_report_has_the_papers_tables_and_plots(workspace):

@@ -120,3 +120,25 @@ def test_evaluation_decodes_sampled_and_greedy_from_one_config():
     config = EvaluationConfig(temperature=0.7, max_new_tokens=50, seed=3)
     assert config.decoding().temperature == 0.7 and config.decoding(greedy=True).greedy
     assert config.decoding(greedy=True).max_new_tokens == 50
+
+
+def test_a_cell_runs_every_seed_of_the_study_in_one_process(monkeypatch):
+    from computematch.stages import evaluate, finetune
+
+    params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}}, "study": {"seeds": [4, 7]},
+                           "tracking": {"enabled": False}})
+    evaluated, trained = [], []
+    monkeypatch.setattr(evaluate, "load_task", lambda config: None)
+    monkeypatch.setattr(evaluate, "read_split", lambda split: [])
+    monkeypatch.setattr(evaluate, "evaluate_one", lambda params, name, task, problems: evaluated.append(name))
+    for name in ("se-wc-verified", "se-wc-1", "wc"):
+        evaluate.main(params, name)
+    assert evaluated == ["se-wc-verified-4", "se-wc-verified-7", "se-wc-1", "wc"]
+    monkeypatch.setattr(finetune, "apply_runtime", lambda runtime: "cpu")
+    monkeypatch.setattr(finetune, "prompt_renderer", lambda task, model_dir: str)
+    monkeypatch.setattr(finetune, "read_jsonl", lambda path: [{"prompt": "Q", "completion": "A"}])
+    monkeypatch.setattr(finetune, "finetune_seed", lambda params, role, data, seed, records, device: trained.append(
+        (role, data, seed, len(records))))
+    finetune.main(params, "se", "wc")
+    finetune.main(params, "se", "wc", (1,))
+    assert trained == [("se", "wc", 4, 1), ("se", "wc", 7, 1), ("se", "wc", 1, 1)]

@@ -74,5 +74,19 @@ def test_the_study_names_live_in_one_place():
     assert all(arm in config.DATA_SOURCES and data in config.DATA_SOURCES for arm, data, _ in config.CONTROLS.values())
     assert config.parse_model_name("student-wc-verified-2") == ("student", "wc-verified", 2)
     assert config.parse_model_name(config.cell_name("se", "wc", 0)) == ("se", "wc", 0)
+    assert config.parse_model_name("se-wc-verified") == ("se", "wc-verified", None)  # every seed of the cell
+    assert config.parse_model_name("se-wc") == ("se", "wc", None)
     with pytest.raises(config.ConfigError, match="not a base model"):
         config.parse_model_name("se-teacher-0")
+
+
+def test_the_seeds_of_a_cell_share_its_stage_output_folder():
+    from computematch import paths
+
+    assert paths.finetuned_model_dir("se-wc-verified-2") == Path("models/ft/se-wc-verified/seed-2")
+    assert paths.metrics_file("eval", "se-wc-0") == Path("metrics/eval/se-wc/seed-0.json")
+    assert paths.metrics_file("eval", "wc") == Path("metrics/eval/wc.json")
+    assert paths.metrics_file("sft", "wc-verified") == Path("metrics/sft/wc-verified.json")
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert dvc["finetune"]["outs"] == ["models/ft/${item.model}-${item.data}"]
+    assert "study.seeds" in dvc["finetune"]["params"] and "study.seeds" in dvc["evaluate"]["params"]

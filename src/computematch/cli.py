@@ -31,7 +31,7 @@ PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", s
 ROLE = click.argument("role", type=click.Choice(MODEL_ROLES))
 ARM = click.argument("arm", type=click.Choice(ARMS))
 DATA = click.argument("data", type=click.Choice(DATA_SOURCES))
-SEED = click.argument("seed", type=click.IntRange(min=0))
+SEEDS = click.argument("seeds", nargs=-1, type=click.IntRange(min=0))
 
 
 def _params(path: str):
@@ -101,20 +101,22 @@ def judge(arm: str, params_path: str) -> None:
 @cli.command()
 @ROLE
 @DATA
-@SEED
+@SEEDS
 @PARAMS_OPTION
-def finetune(role: str, data: str, seed: int, params_path: str) -> None:
-    """Finetune model ROLE on DATA with seed SEED (`finetune se wc 0`: weak-to-strong; DATA may be a control)."""
+def finetune(role: str, data: str, seeds: tuple[int, ...], params_path: str) -> None:
+    """Finetune model ROLE on DATA once per seed: every seed of study.seeds, or the SEEDS given
+    (`finetune se wc`: weak-to-strong; `finetune se wc 1`: seed 1 only; DATA may be a control)."""
     from computematch.stages import finetune as stage
 
-    stage.main(_params(params_path), role, data, seed)
+    stage.main(_params(params_path), role, data, seeds)
 
 
 @cli.command()
 @click.argument("name")
 @PARAMS_OPTION
 def evaluate(name: str, params_path: str) -> None:
-    """Evaluate a base (`wc`) or finetuned (`se-wc-0`: ROLE-DATA-SEED) model on the test split."""
+    """Evaluate a base (`wc`) or finetuned model on the test split: `se-wc-0` (ROLE-DATA-SEED) is one seed,
+    `se-wc` every seed of study.seeds."""
     from computematch.config import parse_model_name
     from computematch.stages import evaluate as stage
 

@@ -55,20 +55,22 @@ def arm_of(data_source: str) -> str:
 
 
 def cell_name(role: str, data: str, seed: int) -> str:
-    """A finetuning cell: model ROLE trained on DATA with seed SEED ('se-wc-0'), as dvc.yaml names it."""
+    """One seed of a finetuning cell: model ROLE trained on DATA with seed SEED ('se-wc-0'); its folder, MLflow
+    run and metrics file carry this name (paths.seeded), its DVC stage the cell's ('finetune@se-wc')."""
     return f"{role}-{data}-{seed}"
 
 
 def parse_model_name(name: str) -> tuple[str, str | None, int | None]:
-    """(role, data, seed) of an evaluated model: a base role ('wc': data and seed None) or a cell ('se-wc-verified-1')."""
+    """(role, data, seed) of an evaluated model: a base role ('wc': data and seed None), one seed of a cell
+    ('se-wc-verified-1') or every seed of a cell ('se-wc': seed None)."""
     if name in MODEL_ROLES:
         return name, None, None
     role, _, rest = name.partition("-")
-    data, _, seed = rest.rpartition("-")
-    if role not in MODEL_ROLES or data not in DATA_SOURCES or not seed.isdigit():
+    data, _, seed = rest.rpartition("-") if rest not in DATA_SOURCES else (rest, "", "")
+    if role not in MODEL_ROLES or data not in DATA_SOURCES or not (seed.isdigit() or seed == ""):
         raise ConfigError(f"model {name!r}: not a base model ({', '.join(MODEL_ROLES)}) nor a finetuning cell "
-                          f"ROLE-DATA-SEED with DATA one of {', '.join(DATA_SOURCES)}")
-    return role, data, int(seed)
+                          f"ROLE-DATA[-SEED] with DATA one of {', '.join(DATA_SOURCES)}")
+    return role, data, int(seed) if seed else None
 
 
 def check_name(kind: str, name: str, known: tuple[str, ...]) -> str:

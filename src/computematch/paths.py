@@ -26,14 +26,23 @@ def sft_file(arm: str) -> Path:
     return DATA / "filter" / f"{arm}.jsonl"
 
 
+def seeded(name: str) -> Path:
+    """Where a seed of a finetuning cell lives below its stage's folder: 'se-wc-0' -> se-wc/seed-0.
+
+    One DVC stage trains (or evaluates) every seed of a cell in one process, so its seeds share the stage's
+    output folder; other names ('wc', 'wc-verified') map to themselves."""
+    cell, _, seed = name.rpartition("-")
+    return Path(cell) / f"seed-{seed}" if cell and seed.isdigit() else Path(name)
+
+
 def metrics_file(stage: str, name: str) -> Path:
-    return METRICS / stage / f"{name}.json"
+    return METRICS / stage / f"{seeded(name)}.json"
 
 
 def finetuned_model_dir(name: str) -> Path:
-    return MODELS / "ft" / name
+    return MODELS / "ft" / seeded(name)
 
 
 def model_dir(name: str) -> Path:
-    """A base model ('wc') or a finetuned one ('se-wc': SE trained on WC data)."""
+    """A base model ('wc') or a finetuned one ('se-wc-0': SE trained on WC data, seed 0)."""
     return finetuned_model_dir(name) if "-" in name else base_model_dir(name)

@@ -4,10 +4,11 @@
         tracker.log_params({"budget.se_samples": 3})
         tracker.log_metrics({"coverage": 0.9}, summary=True)
 
-Each stage is one MLflow run, nested (tag `mlflow.parentRunId`) under one parent run per pipeline
-configuration: the parent is found by the hash of all of params.yaml (and the DVC experiment name when
-`dvc exp run` sets one), so the stages of one `dvc repro` or `dvc exp run` group together, and
-`summary=True` metrics are mirrored on the parent so the MLflow UI's compare view lines up whole runs.
+Each stage is one MLflow run (a finetuning or evaluation cell: one run per seed, `finetune@se-wc-0`), nested
+(tag `mlflow.parentRunId`) under one parent run per pipeline configuration: the parent is found by the hash of
+all of params.yaml (and the DVC experiment name when `dvc exp run` sets one), so the stages of one `dvc repro`
+or `dvc exp run` group together, and `summary=True` metrics are mirrored on the parent so the MLflow UI's
+compare view lines up whole runs.
 DVC metrics files stay the source of truth; MLflow mirrors them.
 """
 
@@ -201,7 +202,8 @@ def _parent_run(client, experiment_id: str, group: str, name: str) -> str:
 
 @contextlib.contextmanager
 def stage_run(params: Params, stage: str, root: Path | None = None) -> Iterator[NullTracker | MlflowTracker]:
-    """An MLflow run for one stage execution, nested under its pipeline configuration's parent run."""
+    """An MLflow run for one stage execution (or one seed of a cell), nested under its pipeline configuration's
+    parent run."""
     config = params.tracking
     if not config.enabled:
         yield NullTracker()

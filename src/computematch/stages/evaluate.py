@@ -1,6 +1,7 @@
 """Stage `evaluate`: a base or finetuned model on the held-out test split.
 
-    computematch evaluate se-wc-0     # writes metrics/eval/se-wc-0.json (SE trained on WC data, seed 0)
+    computematch evaluate se-wc       # SE trained on WC data, every seed: metrics/eval/se-wc/seed-0.json, ...
+    computematch evaluate se-wc-0     # seed 0 only;  computematch evaluate wc   # the WC base model
 
 pass@1 is the mean correctness of n samples at evaluation.temperature (the unbiased pass@k estimator at
 k = 1); maj@k votes over the first k of them; greedy decodes once. Also by difficulty. Results are mirrored
@@ -14,7 +15,7 @@ from collections import defaultdict
 from statistics import mean
 
 from computematch import paths
-from computematch.config import MODEL_ROLES, EvaluationConfig, Params
+from computematch.config import MODEL_ROLES, EvaluationConfig, Params, cell_name, parse_model_name
 from computematch.evaluation import greedy_grades
 from computematch.io import read_json, write_json
 from computematch.metrics import majority_answer, pass_at_k
@@ -66,10 +67,10 @@ def evaluate_model(backend, render, task, problems, config: EvaluationConfig, st
             "batch_invariant": invariant}
 
 
-def main(params: Params, name: str) -> None:
+def evaluate_one(params: Params, name: str, task, problems) -> None:
+    """One model (a base role or one seed of a cell): score it, write its metrics, annotate its MLflow version."""
     config, model_dir = params.evaluation, paths.model_dir(name)
-    task, problems = load_task(params.task), read_split("test")
-    stage = f"evaluate-base@{name}" if name in MODEL_ROLES else f"evaluate@{name}"  # dvc.yaml's stage names
+    stage = f"evaluate-base@{name}" if name in MODEL_ROLES else f"evaluate@{name}"
     store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.backend, config.decoding())
     with stage_run(params, stage) as tracker, backend_session(
             config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime, params.ray) as backend:
@@ -87,5 +88,15 @@ def main(params: Params, name: str) -> None:
         if name not in MODEL_ROLES:  # a finetuned cell: annotate its registered version
             registration = read_json(paths.metrics_file("finetune", name)).get("registered")
             tracker.annotate(registration, {f"test_{k}": v for k, v in top.items()}, {"evaluated_by": tracker.run_id})
-        print(f"evaluate@{name}: pass@1 {result['pass@1']:.3f}, greedy {result['greedy']:.3f}, "
-              + ", ".join(f"{k} {result[k]:.3f}" for k in result if k.startswith("maj@")))
+    print(f"evaluate@{name}: pass@1 {result['pass@1']:.3f}, greedy {result['greedy']:.3f}, "
+          + ", ".join(f"{k} {result[k]:.3f}" for k in result if k.startswith("maj@")))
+
+
+def main(params: Params, name: str) -> None:
+    """`name`: a base role, one seed of a cell ('se-wc-0'), or a cell ('se-wc'): every seed of study.seeds in
+    one process (imports, task and test split loaded once)."""
+    role, data, seed = parse_model_name(name)
+    task, problems = load_task(params.task), read_split("test")
+    names = [name] if data is None or seed is not None else [cell_name(role, data, s) for s in params.study.seeds]
+    for each in names:
+        evaluate_one(params, each, task, problems)

@@ -1,7 +1,9 @@
-"""Stage `finetune`: one cell of the study: a model trained on one data source with one seed.
+"""Stage `finetune`: one cell of the study: a model trained on one data source, once per seed.
 
-    computematch finetune se wc 0            # SE on WC data, seed 0 (weak-to-strong improvement) -> models/ft/se-wc-0/
-    computematch finetune student wc-verified 1   # a control: WC data without its false positives
+    computematch finetune se wc              # SE on WC data (weak-to-strong improvement), every seed of study.seeds
+                                             # -> models/ft/se-wc/seed-0/, seed-1/, ...
+    computematch finetune se wc 1            # seed 1 only -> models/ft/se-wc/seed-1/
+    computematch finetune student wc-verified   # a control: WC data without its false positives
 
 The six (model, data) pairs: student on WC / SE data (distillation from each), WC on WC data
 (self-improvement) / SE data (distillation), SE on WC data (weak-to-strong improvement) / SE data
@@ -113,12 +115,10 @@ def log_curves(tracker, card: dict) -> None:
         tracker.log_metrics({"val_greedy_accuracy": value}, step=int(checkpoint.split("-")[-1]))
 
 
-def main(params: Params, role: str, data: str, seed: int) -> None:
-    name, device = cell_name(role, data, seed), apply_runtime(params.runtime)
-    render = prompt_renderer(params.task, paths.base_model_dir(role))  # the trained model's own template
-    records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(data))]
+def finetune_seed(params: Params, role: str, data: str, seed: int, records: list[dict], device: str) -> None:
+    """One seed of the cell: train, keep the best checkpoint, register it, write its card and metrics."""
+    name, target = cell_name(role, data, seed), paths.finetuned_model_dir(cell_name(role, data, seed))
     quality, base_card = read_json(paths.metrics_file("sft", data)), read_json(paths.base_model_dir(role) / "card.json")
-    target = paths.finetuned_model_dir(name)
     with stage_run(params, f"finetune@{name}") as tracker, staging_dir(target) as work:
         tracker.log_params({"model": role, "data": data, "seed": seed, "examples": len(records)})
         tracker.log_sections(finetune=params.finetune)
@@ -137,6 +137,16 @@ def main(params: Params, role: str, data: str, seed: int) -> None:
         tracker.log_metrics({f"{name}.{k}": v for k, v in summary.items()}, summary=True)
         write_json(paths.metrics_file("finetune", name), {**summary, "registered": registration,
                                                           "environment": card["environment"]})
-        kept = card["checkpoint"] or "the base model (skipped: no training data)"
-        print(f"finetune@{name}: {len(records)} examples, kept {kept} (val greedy {card['val_greedy_accuracy']:.3f}), "
-              f"{card['seconds']:.0f} s")
+    kept = card["checkpoint"] or "the base model (skipped: no training data)"
+    print(f"finetune@{name}: {len(records)} examples, kept {kept} (val greedy {card['val_greedy_accuracy']:.3f}), "
+          f"{card['seconds']:.0f} s")
+
+
+def main(params: Params, role: str, data: str, seeds: tuple[int, ...] = ()) -> None:
+    """Every seed of `study.seeds` (or the `seeds` given) in one process: the imports and the data are loaded
+    once, and each seed still gets its own folder, card, MLflow run and registered version."""
+    device = apply_runtime(params.runtime)
+    render = prompt_renderer(params.task, paths.base_model_dir(role))  # the trained model's own template
+    records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(data))]
+    for seed in seeds or params.study.seeds:
+        finetune_seed(params, role, data, seed, records, device)
