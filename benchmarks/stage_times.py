@@ -32,7 +32,7 @@ def stage_times(events: list[tuple[float, str]], end: float) -> dict[str, float]
 
 
 def by_family(times: dict[str, float]) -> dict[str, dict]:
-    """'finetune@se-wc-0' -> family 'finetune': count and total seconds per family."""
+    """'finetune@se-wc' -> family 'finetune': count and total seconds per family."""
     families = defaultdict(lambda: {"stages": 0, "seconds": 0.0})
     for name, seconds in times.items():
         family = families[name.split("@")[0]]
