@@ -130,7 +130,8 @@ def test_a_cell_runs_every_seed_of_the_study_in_one_process(monkeypatch):
     evaluated, trained = [], []
     monkeypatch.setattr(evaluate, "load_task", lambda config: None)
     monkeypatch.setattr(evaluate, "read_split", lambda split: [])
-    monkeypatch.setattr(evaluate, "evaluate_one", lambda params, name, task, problems: evaluated.append(name))
+    monkeypatch.setattr(evaluate, "apply_runtime", lambda runtime: "cpu")
+    monkeypatch.setattr(evaluate, "evaluate_one", lambda params, name, task, problems, device: evaluated.append(name))
     for name in ("se-wc-verified", "se-wc-1", "wc"):
         evaluate.main(params, name)
     assert evaluated == ["se-wc-verified-4", "se-wc-verified-7", "se-wc-1", "wc"]

@@ -60,17 +60,23 @@ def cell_name(role: str, data: str, seed: int) -> str:
     return f"{role}-{data}-{seed}"
 
 
+def split_seed(name: str) -> tuple[str, int | None]:
+    """A name's trailing seed: 'se-wc-0' -> ('se-wc', 0); without one ('se-wc', 'wc-verified') -> (name, None)."""
+    cell, _, seed = name.rpartition("-")
+    return (cell, int(seed)) if cell and seed.isdigit() else (name, None)
+
+
 def parse_model_name(name: str) -> tuple[str, str | None, int | None]:
     """(role, data, seed) of an evaluated model: a base role ('wc': data and seed None), one seed of a cell
     ('se-wc-verified-1') or every seed of a cell ('se-wc': seed None)."""
     if name in MODEL_ROLES:
         return name, None, None
-    role, _, rest = name.partition("-")
-    data, _, seed = rest.rpartition("-") if rest not in DATA_SOURCES else (rest, "", "")
-    if role not in MODEL_ROLES or data not in DATA_SOURCES or not (seed.isdigit() or seed == ""):
+    cell, seed = split_seed(name)
+    role, _, data = cell.partition("-")
+    if role not in MODEL_ROLES or data not in DATA_SOURCES:
         raise ConfigError(f"model {name!r}: not a base model ({', '.join(MODEL_ROLES)}) nor a finetuning cell "
                           f"ROLE-DATA[-SEED] with DATA one of {', '.join(DATA_SOURCES)}")
-    return role, data, int(seed) if seed else None
+    return role, data, seed
 
 
 def check_name(kind: str, name: str, known: tuple[str, ...]) -> str:

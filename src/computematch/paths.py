@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from computematch.config import split_seed
+
 DATA = Path("data")
 MODELS = Path("models")
 METRICS = Path("metrics")
@@ -31,8 +33,8 @@ def seeded(name: str) -> Path:
 
     One DVC stage trains (or evaluates) every seed of a cell in one process, so its seeds share the stage's
     output folder; other names ('wc', 'wc-verified') map to themselves."""
-    cell, _, seed = name.rpartition("-")
-    return Path(cell) / f"seed-{seed}" if cell and seed.isdigit() else Path(name)
+    cell, seed = split_seed(name)
+    return Path(name) if seed is None else Path(cell) / f"seed-{seed}"
 
 
 def metrics_file(stage: str, name: str) -> Path:

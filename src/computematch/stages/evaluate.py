@@ -67,13 +67,13 @@ def evaluate_model(backend, render, task, problems, config: EvaluationConfig, st
             "batch_invariant": invariant}
 
 
-def evaluate_one(params: Params, name: str, task, problems) -> None:
+def evaluate_one(params: Params, name: str, task, problems, device: str) -> None:
     """One model (a base role or one seed of a cell): score it, write its metrics, annotate its MLflow version."""
     config, model_dir = params.evaluation, paths.model_dir(name)
     stage = f"evaluate-base@{name}" if name in MODEL_ROLES else f"evaluate@{name}"
     store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.backend, config.decoding())
     with stage_run(params, stage) as tracker, backend_session(
-            config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime, params.ray) as backend:
+            config.backend, model_dir, device, task.stop, params.runtime, params.ray) as backend:
         tracker.log_params({"model": name})
         tracker.log_sections(evaluation=config, ray=params.ray)
         started = time.perf_counter()
@@ -96,7 +96,7 @@ def main(params: Params, name: str) -> None:
     """`name`: a base role, one seed of a cell ('se-wc-0'), or a cell ('se-wc'): every seed of study.seeds in
     one process (imports, task and test split loaded once)."""
     role, data, seed = parse_model_name(name)
-    task, problems = load_task(params.task), read_split("test")
+    task, problems, device = load_task(params.task), read_split("test"), apply_runtime(params.runtime)
     names = [name] if data is None or seed is not None else [cell_name(role, data, s) for s in params.study.seeds]
     for each in names:
-        evaluate_one(params, each, task, problems)
+        evaluate_one(params, each, task, problems, device)

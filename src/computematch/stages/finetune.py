@@ -117,7 +117,8 @@ def log_curves(tracker, card: dict) -> None:
 
 def finetune_seed(params: Params, role: str, data: str, seed: int, records: list[dict], device: str) -> None:
     """One seed of the cell: train, keep the best checkpoint, register it, write its card and metrics."""
-    name, target = cell_name(role, data, seed), paths.finetuned_model_dir(cell_name(role, data, seed))
+    name = cell_name(role, data, seed)
+    target = paths.finetuned_model_dir(name)
     quality, base_card = read_json(paths.metrics_file("sft", data)), read_json(paths.base_model_dir(role) / "card.json")
     with stage_run(params, f"finetune@{name}") as tracker, staging_dir(target) as work:
         tracker.log_params({"model": role, "data": data, "seed": seed, "examples": len(records)})
