@@ -113,7 +113,7 @@ def main() -> None:
             cards = {}
             for role in args.roles:
                 staging = Path(scratch) / f"{role}-{seed}"
-                cards[role] = pretrain_into(staging, params.model(role), params.pretrain, task, splits)
+                cards[role] = pretrain_into(staging, params.model(role), params.pretrain, task, splits, device=device)
                 started = time.perf_counter()
                 accuracy = greedy_accuracy(staging, task, splits["test"], device, params.runtime)
                 row = {"seed": seed, "role": role, "params": cards[role]["parameters"]["non_embedding"],
@@ -121,6 +121,7 @@ def main() -> None:
                        "by_difficulty": {k: round(v, 3) for k, v in accuracy["by_difficulty"].items()},
                        "final_loss": cards[role]["pretrain"]["final_loss"],
                        "pretrain_seconds": cards[role]["pretrain"]["seconds"],
+                       "pretrain_steps": cards[role]["pretrain"]["steps"],
                        "eval_seconds": round(time.perf_counter() - started, 1)}
                 results.append(row)
                 print(json.dumps(row), flush=True)
@@ -146,7 +147,9 @@ def main() -> None:
     for role in args.roles:
         values = [r["test_greedy"] for r in results if r["role"] == role]
         seconds = [r["pretrain_seconds"] for r in results if r["role"] == role]
-        print(f"{role}: test greedy {values} mean {sum(values) / len(values):.3f}; pretrain seconds {seconds}")
+        steps = [r["pretrain_steps"] for r in results if r["role"] == role]
+        print(f"{role}: test greedy {values} mean {sum(values) / len(values):.3f}; pretrain steps {steps}, "
+              f"seconds {seconds}")
     for seed in args.seeds:
         row = {r["role"]: r for r in results if r["seed"] == seed}
         if {"wc", "se"} <= set(row):

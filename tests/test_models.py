@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from computematch.config import ConfigError, ModelSpec
+from computematch.config import ConfigError, ModelSpec, PretrainConfig
 from computematch.models import count_parameters, count_parameters_from_config, resolve_source, resolve_weights
 
 
@@ -53,3 +53,74 @@ def test_a_loaded_base_model_points_at_its_weights(tiny_model_dir, tmp_path):
     assert resolve_weights(base) == (tiny_model_dir, None)
     model, tokenizer = load_model(base)
     assert model.config.hidden_size == 16 and tokenizer.padding_side == "left"
+
+
+def _tiny_pretrain(task, config, **kwargs):
+    from computematch.models import build_task_tokenizer, pretrain
+
+    corpus = task.make_splits()["corpus"][:64]
+    tokenizer = build_task_tokenizer("\n".join(task.prompt(p) + p.solution for p in corpus))
+    fields = {"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8}
+    return pretrain(fields, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus], config,
+                    **kwargs)
+
+
+def test_pretraining_stops_at_the_first_check_that_reaches_the_target_on_the_same_trajectory(tiny_task):
+    import torch
+
+    config = PretrainConfig(steps=12, batch_size=4, warmup_steps=1, check_every=3)
+    scores = iter([0.1, 0.4, 0.7, 0.9])
+    stopped, stats = _tiny_pretrain(tiny_task, config, score=lambda model: next(scores), stop_at=0.6)
+    assert stats["steps"] == 9 and stats["max_steps"] == 12
+    assert stats["val_checks"] == [(3, 0.1), (6, 0.4), (9, 0.7)]
+    # scoring draws no random numbers: the stopped model is the one a never-stopping run has at step 9 (the cosine
+    # schedule spans `steps` either way), and that run ends where a run without checks ends
+    snapshots = []
+
+    def snapshot(model):
+        snapshots.append({name: tensor.clone() for name, tensor in model.state_dict().items()})
+        return 0.0
+
+    never, never_stats = _tiny_pretrain(tiny_task, config, score=snapshot, stop_at=0.99)
+    plain, plain_stats = _tiny_pretrain(tiny_task, config)
+    assert never_stats["steps"] == plain_stats["steps"] == 12 and plain_stats["val_checks"] == []
+    assert all(torch.equal(snapshots[2][name], tensor) for name, tensor in stopped.state_dict().items())
+    assert all(torch.equal(a, b) for a, b in zip(never.state_dict().values(), plain.state_dict().values()))
+    assert not torch.equal(snapshots[2]["lm_head.weight"], plain.state_dict()["lm_head.weight"])
+
+
+def test_the_greedy_scorer_scores_a_model_in_memory_as_the_saved_one_scores(tiny_model_dir, tiny_task):
+    import zlib
+
+    from computematch.evaluation import greedy_accuracy, greedy_scorer
+    from computematch.models import load_model
+    from computematch.tasks.base import Grade
+
+    class ByText:  # "correct" for about half of all (problem, text) pairs, so a score of 0 proves nothing
+        stop, config, grade_calls = tiny_task.stop, tiny_task.config, []
+
+        def prompt(self, problem):
+            return tiny_task.prompt(problem)
+
+        def grade(self, problem, text):
+            self.grade_calls.append(text)
+            return Grade(answer=None, correct=zlib.crc32((problem.id + text).encode()) % 2 == 0, steps_ok=None)
+
+    problems, task = tiny_task.make_splits()["val"][:24], ByText()
+    model, tokenizer = load_model(tiny_model_dir)
+    tokenizer.padding_side = "right"  # as the trainer's tokenizer is: the scorer pads a copy on the left
+    score = greedy_scorer(task, problems, tokenizer)(model)
+    in_memory, task.grade_calls[:] = list(task.grade_calls), []
+    assert score == greedy_accuracy(tiny_model_dir, task, problems)["accuracy"]
+    assert in_memory == task.grade_calls and 0 < score < 1
+    assert tokenizer.padding_side == "right"
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"load": "some/model", "stop_at_accuracy": 0.5}, "applies only to a model pretrained here"),
+    ({"pretrain": {"hidden_size": 8}, "stop_at_accuracy": 1.5}, "must be <= 1"),
+    ({"pretrain": {"hidden_size": 8}, "stop_at_accuracy": 0}, "must be > 0"),
+])
+def test_stop_at_accuracy_is_checked_at_load(spec, message):
+    with pytest.raises(ConfigError, match=rf"^models.wc.stop_at_accuracy: {message}"):
+        ModelSpec(role="wc", **spec)

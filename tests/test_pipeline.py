@@ -27,7 +27,9 @@ TINY_PARAMS = {
              # both arms, so that a changed budget changes the WC data (and reruns what reads it).
              "max_value": 9, "operators": "+-*", "identity_steps": True},
     "models": {
-        "student": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
+        # a target no model reaches: the student trains every step, scored at each check (the stop rule's wiring)
+        "student": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16},
+                    "stop_at_accuracy": 1.0},
         "wc": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
         "se": {"pretrain": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}},
     },
@@ -136,6 +138,10 @@ def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
     se_card = json.loads((root / "models/base/se/card.json").read_text())
     assert se_card["environment"]["threads"] == 1 and se_card["environment"]["transformers"]
     wc_card = json.loads((root / "models/base/wc/card.json").read_text())
+    student = json.loads((root / "models/base/student/card.json").read_text())["pretrain"]
+    assert student["steps"] == 150 and [step for step, _ in student["val_checks"]] == [25, 50, 75, 100, 125, 150]
+    assert student["val_checks"][-1][1] == _metrics(root, "bootstrap", "student")["val_greedy_accuracy"]
+    assert "val_checks" in wc_card["pretrain"] and wc_card["pretrain"]["val_checks"] == []
     ratio = se_card["parameters"]["non_embedding"] / wc_card["parameters"]["non_embedding"]
     assert _metrics(root, "data", "wc")["samples_per_problem"] == round(ratio * 2)
     assert _metrics(root, "data", "se")["samples_per_problem"] == 2

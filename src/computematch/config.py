@@ -221,11 +221,16 @@ class ModelSpec:
     pretrain: dict | None = None
     revision: str | None = None  # a hub revision (branch, tag or commit)
     gguf_file: str | None = None  # a GGUF file inside `load` that transformers should read
+    stop_at_accuracy: float | None = None  # pretrain: stop at the first check whose val greedy accuracy reaches it
 
     def __post_init__(self):
         key = f"models.{self.role}"
         if (self.load is None) == (self.pretrain is None):
             _fail(key, "give exactly one of 'load' (hub id or local directory) or 'pretrain' (LlamaConfig fields)")
+        if self.stop_at_accuracy is not None:
+            if self.pretrain is None:
+                _fail(f"{key}.stop_at_accuracy", "applies only to a model pretrained here ('pretrain'), not to 'load'")
+            _number(f"{key}.stop_at_accuracy", self.stop_at_accuracy, low=0, high=1, low_open=True)
         if self.load is not None:
             _string(f"{key}.load", self.load)
         if self.pretrain is not None and not isinstance(self.pretrain, dict):
@@ -239,15 +244,17 @@ class ModelSpec:
 class PretrainConfig:
     """How built-in models are pretrained from scratch on the task's corpus (shared by all roles)."""
 
-    steps: int = 800
+    steps: int = 1200
     batch_size: int = 32
     learning_rate: float = 0.0015
     warmup_steps: int = 80
     weight_decay: float = 0.0
     seed: int = 0
+    check_every: int = 25   # steps between validation checks of a model with `stop_at_accuracy`
 
     def __post_init__(self):
         _positive_int("pretrain.steps", self.steps)
+        _positive_int("pretrain.check_every", self.check_every)
         _positive_int("pretrain.batch_size", self.batch_size)
         _number("pretrain.learning_rate", self.learning_rate, low=0, low_open=True)
         _positive_int("pretrain.warmup_steps", self.warmup_steps, allow_zero=True)
@@ -318,7 +325,7 @@ class SamplingConfig:
     """How solutions are drawn; the same settings for both arms."""
 
     backend: str = "transformers"
-    temperature: float = 0.3  # calibrated for the built-in study (README); the paper samples at 0.7
+    temperature: float = 0.35  # calibrated for the built-in study (README); the paper samples at 0.7
     top_p: float = 1.0
     max_new_tokens: int = 80
     batch_size: int = 512

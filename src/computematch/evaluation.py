@@ -43,6 +43,24 @@ def accuracy_by_difficulty(problems: list[Problem], correct: dict[str, bool]) ->
     }
 
 
+def greedy_scorer(task: Task, problems: list[Problem], tokenizer, device: str = "cpu",
+                  batch_size: int = 512) -> Callable[[object], float]:
+    """model in memory -> its greedy accuracy on `problems` (the checks that stop a pretraining)."""
+    import copy
+
+    from computematch.sampling.hf import TransformersBackend
+
+    left_padded = copy.deepcopy(tokenizer)  # generation pads on the left; the trainer's tokenizer stays as it is
+    left_padded.padding_side = "left"
+
+    def score(model) -> float:
+        backend = TransformersBackend.from_loaded(model, left_padded, device, task.stop)
+        grades = greedy_grades(backend, lambda text: text, task, problems, solution_budget(problems), batch_size)
+        return sum(grade.correct for grade in grades.values()) / len(problems)
+
+    return score
+
+
 def greedy_accuracy(model_dir, task: Task, problems: list[Problem], device: str = "cpu",
                     runtime: RuntimeConfig | None = None, backend: str = "transformers", batch_size: int = 512) -> dict:
     """Greedy accuracy of the model at `model_dir` (loaded once), with a token budget fit for the gold solutions."""

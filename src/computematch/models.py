@@ -146,10 +146,14 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 
 def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Sequence[str],
              config: PretrainConfig, log_every: int = 50, on_log: Callable[[int, float], None] | None = None,
-             desc: str | None = None):
+             desc: str | None = None, score: Callable[[object], float] | None = None,
+             stop_at: float | None = None):
     """Train a Llama from scratch on (prompt, completion) text; returns (model, stats).
 
-    With `desc`, progress (step, loss, ETA) is shown under that name (progress.Progress)."""
+    With `score` (model -> validation accuracy), the model is scored every `config.check_every` steps and the
+    curve kept in stats; with `stop_at` too, training stops at the first check that reaches it. Scoring draws
+    no random numbers, so it does not change the trajectory. With `desc`, progress (step, loss, ETA) is shown
+    under that name (progress.Progress)."""
     import torch
     from transformers import LlamaForCausalLM
 
@@ -169,6 +173,7 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
     order, cursor, curve, tokens = torch.randperm(len(examples), generator=generator), 0, [], 0
     started = time.perf_counter()
     progress = Progress(config.steps, desc, unit="step") if desc else None
+    checks, stopped_at = [], None
     for step in range(config.steps):
         if cursor + config.batch_size > len(order):  # a new epoch, reshuffled
             order, cursor = torch.randperm(len(examples), generator=generator), 0
@@ -188,11 +193,21 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
             curve.append((step, round(loss.item(), 5)))
             if on_log is not None:
                 on_log(step, loss.item())
+        if score is not None and (step + 1) % config.check_every == 0:
+            model.eval()
+            checks.append((step + 1, round(score(model), 4)))
+            model.train()
+            if stop_at is not None and checks[-1][1] >= stop_at:
+                stopped_at = step + 1
+                break
     if progress is not None:
         progress.close()
     model.eval()
     stats = {
-        "steps": config.steps,
+        "steps": stopped_at or config.steps,
+        "max_steps": config.steps,
+        "stop_at_accuracy": stop_at,
+        "val_checks": checks,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,
@@ -205,12 +220,18 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
 
 
 def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task, splits: dict,
-                  on_log: Callable[[int, float], None] | None = None) -> dict:
-    """Pretrain spec's Llama on the corpus split and save it with its tokenizer in `directory`; the card's facts."""
+                  on_log: Callable[[int, float], None] | None = None, device: str = "cpu") -> dict:
+    """Pretrain spec's Llama on the corpus split and save it with its tokenizer in `directory`; the card's facts.
+
+    With `spec.stop_at_accuracy`, training stops at the first validation check that reaches it."""
+    from computematch.evaluation import greedy_scorer
+
     tokenizer = task_tokenizer(task, splits)
     corpus = splits["corpus"]
+    score = None if spec.stop_at_accuracy is None else greedy_scorer(task, splits["val"], tokenizer, device)
     model, stats = pretrain(spec.pretrain, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus],
-                            config, on_log=on_log, desc=f"pretrain@{spec.role}")
+                            config, on_log=on_log, desc=f"pretrain@{spec.role}", score=score,
+                            stop_at=spec.stop_at_accuracy)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return {"source": "pretrain", "architecture": spec.pretrain, "parameters": count_parameters(model),

@@ -31,8 +31,17 @@ class TransformersBackend:
     def __init__(self, model_dir, device: str = "cpu", stop: tuple[str, ...] = (), runtime: RuntimeConfig | None = None):
         from computematch.models import load_model
 
-        self.device, self.stop = device, tuple(stop)
-        self.model, self.tokenizer = load_model(model_dir, self.device, dtype=(runtime or RuntimeConfig()).dtype)
+        self._attach(*load_model(model_dir, device, dtype=(runtime or RuntimeConfig()).dtype), device, stop)
+
+    @classmethod
+    def from_loaded(cls, model, tokenizer, device: str = "cpu", stop: tuple[str, ...] = ()) -> "TransformersBackend":
+        """A backend over a model in memory (one being pretrained); `tokenizer` must pad on the left."""
+        backend = cls.__new__(cls)
+        backend._attach(model, tokenizer, device, stop)
+        return backend
+
+    def _attach(self, model, tokenizer, device: str, stop: tuple[str, ...]) -> None:
+        self.model, self.tokenizer, self.device, self.stop = model, tokenizer, device, tuple(stop)
         eos = self.model.generation_config.eos_token_id
         if eos is None:
             eos = self.tokenizer.eos_token_id

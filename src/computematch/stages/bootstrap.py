@@ -31,7 +31,7 @@ def bootstrap_model(params: Params, role: str, task, splits: dict, directory: Pa
                     on_log=None) -> dict:
     """Write (or resolve) the model of `role` into `directory` and return its card: the pure core."""
     started, spec = time.perf_counter(), params.model(role)
-    facts = (pretrain_into(directory, spec, params.pretrain, task, splits, on_log) if spec.pretrain is not None
+    facts = (pretrain_into(directory, spec, params.pretrain, task, splits, on_log, device) if spec.pretrain is not None
              else resolve_loaded(spec))
     card = {"role": role, **facts, "parameter_count_note": PARAM_COUNT_NOTE}
     card["weights_sha256"] = weights_digest(Path(card.get("weights_dir") or directory))
@@ -42,9 +42,11 @@ def bootstrap_model(params: Params, role: str, task, splits: dict, directory: Pa
 
 
 def bootstrap_metrics(card: dict) -> dict:
+    pretrained = card.get("pretrain", {})
     return {"parameters": card["parameters"], "val_greedy_accuracy": card["val_greedy"]["accuracy"],
             "val_greedy_by_difficulty": card["val_greedy"]["by_difficulty"],
-            "final_loss": card.get("pretrain", {}).get("final_loss"), "seconds": card["seconds"],
+            "final_loss": pretrained.get("final_loss"), "pretrain_steps": pretrained.get("steps"),
+            "stop_at_accuracy": pretrained.get("stop_at_accuracy"), "seconds": card["seconds"],
             "environment": card["environment"]}
 
 
@@ -61,6 +63,8 @@ def main(params: Params, role: str) -> None:
                                on_log=lambda step, loss: tracker.log_metrics({"pretrain_loss": loss}, step=step))
         write_card(staging, card)
         replace_dir(staging, target)
+        for step, accuracy in card.get("pretrain", {}).get("val_checks", []):
+            tracker.log_metrics({"pretrain_val_greedy": accuracy}, step=step)
         metrics = bootstrap_metrics(card)
         write_json(paths.metrics_file("bootstrap", role), metrics)
         tracker.log_metrics({f"{role}.params_total": card["parameters"]["total"],
