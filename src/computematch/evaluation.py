@@ -55,8 +55,7 @@ def greedy_scorer(task: Task, problems: list[Problem], tokenizer, device: str = 
 
     def score(model) -> float:
         backend = TransformersBackend.from_loaded(model, left_padded, device, task.stop)
-        grades = greedy_grades(backend, lambda text: text, task, problems, solution_budget(problems), batch_size)
-        return sum(grade.correct for grade in grades.values()) / len(problems)
+        return backend_greedy_accuracy(backend, lambda text: text, task, problems, batch_size)["accuracy"]
 
     return score
 
@@ -68,6 +67,12 @@ def greedy_accuracy(model_dir, task: Task, problems: list[Problem], device: str 
     from computematch.sampling import get_backend
 
     loaded = get_backend(backend, model_dir, device, stop=task.stop, runtime=runtime)
-    grades = greedy_grades(loaded, prompt_renderer(task.config, model_dir), task, problems,
-                           solution_budget(problems), batch_size)
+    return backend_greedy_accuracy(loaded, prompt_renderer(task.config, model_dir), task, problems, batch_size)
+
+
+def backend_greedy_accuracy(backend, render: Callable[[str], str], task: Task, problems: list[Problem],
+                            batch_size: int = 512) -> dict:
+    """Greedy accuracy of a loaded backend, overall and by difficulty, with a token budget fit for the gold
+    solutions: what greedy_accuracy (a saved model) and greedy_scorer (a model being pretrained) share."""
+    grades = greedy_grades(backend, render, task, problems, solution_budget(problems), batch_size)
     return accuracy_by_difficulty(problems, {pid: grade.correct for pid, grade in grades.items()})
