@@ -156,6 +156,28 @@ def test_base_models_load_with_from_pretrained(workspace):
     assert model.config.hidden_size == 16 and tokenizer.eos_token == "<eos>"
 
 
+def test_seeds_trained_side_by_side_equal_a_seed_trained_alone(workspace, tmp_path):
+    """The pipeline ran each cell's two seeds in two worker processes of one thread (runtime.seed_processes
+    auto); seed 1 of a cell retrained and re-evaluated alone, in the stage's own process and on two threads,
+    comes out the same."""
+    root, env, _ = workspace
+    copy = tmp_path / "alone"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".dvc", ".git", "mlruns", "mlartifacts"))
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["tracking"]["enabled"], params["runtime"]["threads"] = False, 2
+    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.rmtree(copy / "models/ft/wc-se/seed-1")
+    shutil.rmtree(copy / "data/resume")
+    _run(["computematch", "finetune", "wc", "se", "1"], copy, env)
+    _run(["computematch", "evaluate", "wc-se-1"], copy, env)
+    weights = "models/ft/wc-se/seed-1/model.safetensors"
+    assert (copy / weights).read_bytes() == (root / weights).read_bytes()
+    alone, together = _metrics(copy, "eval", "wc-se-1"), _metrics(root, "eval", "wc-se-1")
+    assert {k: alone[k] for k in ("pass@1", "greedy", "by_difficulty")} == \
+        {k: together[k] for k in ("pass@1", "greedy", "by_difficulty")}
+    assert together["environment"]["threads"] == 1 and _metrics(root, "finetune", "wc-se-1")["environment"]["threads"] == 1
+
+
 def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(workspace, mlflow_server, tmp_path):
     import mlflow
     from mlflow.tracking import MlflowClient

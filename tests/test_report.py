@@ -84,3 +84,14 @@ def test_the_report_states_the_sampling_and_evaluation_temperatures_beside_the_p
                          temperatures={"sampling": 0.3, "evaluation": 0.7})
     assert "train problems, sampled at T 0.3 and evaluated at T 0.7 (the paper: 0.7 for both)." in text
     assert "sampled at" not in render_report(DATA, EVALS, BASES, [], 600, study, FINETUNES)
+
+
+def test_the_environment_names_what_every_stage_shared_and_counts_many_that_differ():
+    from computematch.report import environment_lines
+
+    environments = {"bootstrap@wc": {"torch": "2.13", "threads": 2}, "evaluate@wc": {"torch": "2.13", "threads": 2},
+                    **{f"finetune@se-wc-{seed}": {"torch": "2.13", "threads": 1} for seed in range(4)},
+                    **{f"evaluate@se-wc-{seed}": {"torch": "2.13", "threads": 1} for seed in range(4)},
+                    "filter@wc": {}}
+    assert environment_lines(environments) == [
+        "Produced with: torch 2.13.", "- threads: 2 (bootstrap@wc, evaluate@wc); 1 (4 finetune, 4 evaluate)"]

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from computematch.budget import matched_level, samples_per_arm
-from computematch.config import BudgetConfig, EvaluationConfig, JudgeConfig, parse_params
+from computematch.config import BudgetConfig, ConfigError, EvaluationConfig, JudgeConfig, RuntimeConfig, parse_params
 from computematch.stages.bootstrap import bootstrap_metrics
 from computematch.stages.finetune import finetune_card, finetune_summary, global_batch, registry_tags
 from computematch.stages.judge import judged_items
@@ -123,24 +123,58 @@ def test_evaluation_decodes_sampled_and_greedy_from_one_config():
     assert config.decoding(greedy=True).max_new_tokens == 50
 
 
-def test_a_cell_runs_every_seed_of_the_study_in_one_process(monkeypatch):
+def test_a_cell_runs_every_seed_of_the_study_in_one_stage(monkeypatch, tmp_path):
     from computematch.stages import evaluate, finetune
+
+    monkeypatch.chdir(tmp_path)  # the seeds' staging folders
 
     params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}}, "study": {"seeds": [4, 7]},
                            "tracking": {"enabled": False}})
-    evaluated, trained = [], []
-    monkeypatch.setattr(evaluate, "load_task", lambda config: None)
-    monkeypatch.setattr(evaluate, "read_split", lambda split: [])
-    monkeypatch.setattr(evaluate, "apply_runtime", lambda runtime: "cpu")
-    monkeypatch.setattr(evaluate, "evaluate_one", lambda params, name, task, problems, device: evaluated.append(name))
+    evaluated, trained, pools = [], [], []
+
+    def inline(function, jobs, threads, processes, preload):  # map_seeds, run here: the workers' own test is apart
+        pools.append((len(jobs), threads, processes))
+        for job in jobs:
+            yield function(*job)
+
+    for module in (evaluate, finetune):
+        monkeypatch.setattr(module, "apply_runtime", lambda runtime: "cpu")
+        monkeypatch.setattr(module, "map_seeds", inline)
+    monkeypatch.setattr(evaluate, "score_one", lambda params, name, device: ({"name": name}, 1.0))
+    monkeypatch.setattr(evaluate, "record_one", lambda params, name, scores, seconds, threads: evaluated.append(
+        (scores["name"], threads)))
     for name in ("se-wc-verified", "se-wc-1", "wc"):
         evaluate.main(params, name)
-    assert evaluated == ["se-wc-verified-4", "se-wc-verified-7", "se-wc-1", "wc"]
-    monkeypatch.setattr(finetune, "apply_runtime", lambda runtime: "cpu")
+    assert evaluated == [("se-wc-verified-4", 1), ("se-wc-verified-7", 1), ("se-wc-1", 2), ("wc", 2)]
     monkeypatch.setattr(finetune, "prompt_renderer", lambda task, model_dir: str)
     monkeypatch.setattr(finetune, "read_jsonl", lambda path: [{"prompt": "Q", "completion": "A"}])
-    monkeypatch.setattr(finetune, "finetune_seed", lambda params, role, data, seed, records, device: trained.append(
-        (role, data, seed, len(records))))
+    monkeypatch.setattr(finetune, "train_seed", lambda params, role, data, seed, records, work, device: (
+        {"seed": seed, "work": work}, 1.0))
+    monkeypatch.setattr(finetune, "record_seed", lambda params, role, data, seed, examples, work, result, seconds,
+                        threads: trained.append((role, data, seed, examples, result["work"] == work, threads)))
     finetune.main(params, "se", "wc")
     finetune.main(params, "se", "wc", (1,))
-    assert trained == [("se", "wc", 4, 1), ("se", "wc", 7, 1), ("se", "wc", 1, 1)]
+    assert trained == [("se", "wc", 4, 1, True, 1), ("se", "wc", 7, 1, True, 1), ("se", "wc", 1, 1, True, 2)]
+    # Two seeds: two processes, one thread each (runtime.threads 2); one model: this process, both threads
+    assert pools == [(2, 2, 2), (1, 2, 1), (1, 2, 1), (2, 2, 2), (1, 2, 1)]
+
+
+def test_seeds_run_side_by_side_only_where_the_model_runs_in_the_stage_process():
+    from computematch.runtime import seed_processes
+
+    auto, two = RuntimeConfig(), RuntimeConfig(seed_processes=2)
+    assert seed_processes(auto, 3, "cpu") == 3 and seed_processes(auto, 3, "cuda") == 1
+    assert seed_processes(auto, 1, "cpu") == 1 and seed_processes(auto, 3, "cpu", in_process=False) == 1
+    assert seed_processes(two, 3, "cuda") == 2 and seed_processes(two, 1, "cpu") == 1
+    assert seed_processes(RuntimeConfig(seed_processes=1), 3, "cpu") == 1
+
+
+def test_seed_workers_get_their_share_of_the_threads_and_return_in_order():
+    from computematch.runtime import map_seeds, worker_threads
+
+    assert list(map_seeds(worker_threads, [()] * 3, threads=2, processes=2)) == [1, 1, 1]
+    assert list(map_seeds(worker_threads, [()] * 2, threads=4, processes=2)) == [2, 2]
+    results = map_seeds(RuntimeConfig, [(3,), (0,)], threads=2, processes=2)
+    assert next(results).threads == 3
+    with pytest.raises(ConfigError, match=r"^runtime.threads: must be a positive integer, got 0$"):
+        next(results)  # a worker's error arrives as itself, one line naming the key

@@ -423,6 +423,7 @@ class RuntimeConfig:
     cpu_kv_cache_gib: int = 1  # vllm on CPU: KV cache size (unset, vLLM would take most of the machine's RAM)
     processes: int = 1  # finetuning processes (ranks); > 1 trains data-parallel (gloo on CPU, NCCL on GPUs)
     distributed_timeout_s: int = 300  # a rank that stops answering fails the run after this long
+    seed_processes: int | str = "auto"  # seeds of a cell run at once (runtime.seed_processes); auto: all on a CPU
 
     def __post_init__(self):
         _positive_int("runtime.threads", self.threads)
@@ -435,6 +436,8 @@ class RuntimeConfig:
         _positive_int("runtime.cpu_kv_cache_gib", self.cpu_kv_cache_gib)
         _positive_int("runtime.processes", self.processes)
         _positive_int("runtime.distributed_timeout_s", self.distributed_timeout_s)
+        if self.seed_processes != "auto" and (not _is_int(self.seed_processes) or self.seed_processes < 1):
+            _fail("runtime.seed_processes", f"must be 'auto' or a positive integer, got {self.seed_processes!r}")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from computematch.budget import matched_level
@@ -222,9 +223,17 @@ def environment_lines(environments: dict[str, dict]) -> list[str]:
         if len(values) == 1:
             shared.append(f"{key} {next(iter(values))}")
         elif values:
-            differing.append(f"- {key}: " + "; ".join(f"{value} ({', '.join(sources)})"
+            differing.append(f"- {key}: " + "; ".join(f"{value} ({_stage_list(sources)})"
                                                        for value, sources in values.items()))
     return [f"Produced with: {', '.join(shared)}.", *differing]
+
+
+def _stage_list(sources: list[str]) -> str:
+    """A few stage runs by name; many as counts by stage ('27 finetune, 27 evaluate'): 54 names say no more."""
+    if len(sources) <= 6:
+        return ", ".join(sources)
+    families = Counter(source.split("@")[0] for source in sources)
+    return ", ".join(f"{count} {family}" for family, count in families.items())
 
 
 def guess_reference(guess: dict) -> str:

@@ -10,6 +10,7 @@ onto the finetune run and its registered model version, so the MLflow UI compare
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from statistics import mean
@@ -21,11 +22,14 @@ from computematch.io import read_json, write_json
 from computematch.metrics import majority_answer, pass_at_k
 from computematch.prompting import prompt_renderer
 from computematch.provenance import GRADING_LIBRARIES, MODEL_LIBRARIES, environment
-from computematch.runtime import apply_runtime
+from computematch.runtime import apply_runtime, map_seeds, seed_processes
 from computematch.sampling import backend_session
 from computematch.sampling.driver import SampleStore, draw_checked, open_store
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
+
+# What a seed's worker process needs, imported once by the process it forks from (runtime.map_seeds).
+EVALUATION_PRELOAD = ("torch", "transformers.modeling_utils", "transformers.generation")
 
 
 def score(problems, sampled: dict[str, list], greedy: dict[str, object], maj_k) -> dict:
@@ -67,20 +71,30 @@ def evaluate_model(backend, render, task, problems, config: EvaluationConfig, st
             "batch_invariant": invariant}
 
 
-def evaluate_one(params: Params, name: str, task, problems, device: str) -> None:
-    """One model (a base role or one seed of a cell): score it, write its metrics, annotate its MLflow version."""
+def stage_label(name: str) -> str:
+    return f"evaluate-base@{name}" if name in MODEL_ROLES else f"evaluate@{name}"
+
+
+def score_one(params: Params, name: str, device: str) -> tuple[dict, float]:
+    """One model's (a base role or one seed of a cell) scores and their seconds: what a seed's worker runs."""
     config, model_dir = params.evaluation, paths.model_dir(name)
-    stage = f"evaluate-base@{name}" if name in MODEL_ROLES else f"evaluate@{name}"
+    task, problems = load_task(params.task), read_split("test")
     store = open_store(paths.RESUME, f"eval-{name}", model_dir, config.backend, config.decoding())
-    with stage_run(params, stage) as tracker, backend_session(
-            config.backend, model_dir, device, task.stop, params.runtime, params.ray) as backend:
+    with backend_session(config.backend, model_dir, device, task.stop, params.runtime, params.ray) as backend:
+        started = time.perf_counter()
+        scores = evaluate_model(backend, prompt_renderer(params.task, model_dir), task, problems, config, store,
+                                stage_label(name))
+    return scores, time.perf_counter() - started
+
+
+def record_one(params: Params, name: str, scores: dict, seconds: float, threads: int) -> None:
+    """One model's metrics file and MLflow run; a finetuned seed's registered version is annotated too."""
+    config = params.evaluation
+    with stage_run(params, stage_label(name)) as tracker:
         tracker.log_params({"model": name})
         tracker.log_sections(evaluation=config, ray=params.ray)
-        started = time.perf_counter()
-        scores = evaluate_model(backend, prompt_renderer(params.task, model_dir), task, problems, config, store, stage)
-        result = {**scores, "seconds": round(time.perf_counter() - started, 2),
-                  "environment": environment(params.runtime.threads, config.backend,
-                                                  (*MODEL_LIBRARIES, *GRADING_LIBRARIES))}
+        result = {**scores, "seconds": round(seconds, 2),
+                  "environment": environment(threads, config.backend, (*MODEL_LIBRARIES, *GRADING_LIBRARIES))}
         write_json(paths.metrics_file("eval", name), result)
         top = {k: v for k, v in result.items() if k.startswith(("pass@", "maj@")) or k == "greedy"}
         tracker.log_metrics({f"{name}.{k}": v for k, v in top.items()}, summary=True)
@@ -93,10 +107,15 @@ def evaluate_one(params: Params, name: str, task, problems, device: str) -> None
 
 
 def main(params: Params, name: str) -> None:
-    """`name`: a base role, one seed of a cell ('se-wc-0'), or a cell ('se-wc'): every seed of study.seeds in
-    one process (imports, task and test split loaded once)."""
+    """`name`: a base role, one seed of a cell ('se-wc-0'), or a cell ('se-wc'): every seed of study.seeds,
+    side by side in worker processes on a CPU (runtime.seed_processes) when the model runs in this process."""
     role, data, seed = parse_model_name(name)
-    task, problems, device = load_task(params.task), read_split("test"), apply_runtime(params.runtime)
+    device = apply_runtime(params.runtime)
     names = [name] if data is None or seed is not None else [cell_name(role, data, s) for s in params.study.seeds]
-    for each in names:
-        evaluate_one(params, each, task, problems, device)
+    in_process = params.evaluation.backend == "transformers" and params.ray.workers == 1  # no engine of its own
+    processes = seed_processes(params.runtime, len(names), device, in_process)
+    jobs = [(params, each, device) for each in names]
+    runs = map_seeds(score_one, jobs, params.runtime.threads, processes, EVALUATION_PRELOAD)
+    with contextlib.closing(runs) as results:
+        for each, (scores, seconds) in zip(names, results):
+            record_one(params, each, scores, seconds, max(1, params.runtime.threads // processes))

@@ -15,6 +15,7 @@ the study repeats every cell over `study.seeds`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import time
@@ -27,10 +28,12 @@ from computematch.evaluation import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
 from computematch.prompting import prompt_renderer
 from computematch.provenance import TRAINING_LIBRARIES, environment
-from computematch.runtime import apply_runtime
+from computematch.runtime import apply_runtime, map_seeds, seed_processes
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
 
+# What a seed's worker process needs, imported once by the process it forks from (runtime.map_seeds).
+TRAINING_PRELOAD = ("torch", "transformers.modeling_utils", "trl.trainer.sft_trainer", "datasets")
 TRAINER_STATE = ("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin")
 
 
@@ -115,21 +118,28 @@ def log_curves(tracker, card: dict) -> None:
         tracker.log_metrics({"val_greedy_accuracy": value}, step=int(checkpoint.split("-")[-1]))
 
 
-def finetune_seed(params: Params, role: str, data: str, seed: int, records: list[dict], device: str) -> None:
-    """One seed of the cell: train, keep the best checkpoint, register it, write its card and metrics."""
+def train_seed(params: Params, role: str, data: str, seed: int, records: list[dict], work: Path,
+               device: str) -> tuple[dict, float]:
+    """One seed's training and checkpoint selection, and its seconds: what a seed's worker process runs."""
+    started = time.perf_counter()
+    result = train_and_select(params, role, cell_name(role, data, seed), records, seed, work, device)
+    return result, time.perf_counter() - started
+
+
+def record_seed(params: Params, role: str, data: str, seed: int, examples: int, work: Path, result: dict,
+                seconds: float, threads: int) -> None:
+    """One trained seed of the cell: its card and folder, its registered version and MLflow run, its metrics."""
     name = cell_name(role, data, seed)
     target = paths.finetuned_model_dir(name)
     quality, base_card = read_json(paths.metrics_file("sft", data)), read_json(paths.base_model_dir(role) / "card.json")
-    with stage_run(params, f"finetune@{name}") as tracker, staging_dir(target) as work:
-        tracker.log_params({"model": role, "data": data, "seed": seed, "examples": len(records)})
+    with stage_run(params, f"finetune@{name}") as tracker:
+        tracker.log_params({"model": role, "data": data, "seed": seed, "examples": examples})
         tracker.log_sections(finetune=params.finetune)
-        started = time.perf_counter()
-        result = train_and_select(params, role, name, records, seed, work, device)
         dataset = {"dataset": str(paths.sft_file(data)), "dataset_sha256": file_digest(paths.sft_file(data)),
-                   "examples": len(records), "processes": params.runtime.processes,
+                   "examples": examples, "processes": params.runtime.processes,
                    "global_batch": global_batch(params.finetune, params.runtime.processes)}
-        card = finetune_card(role, data, seed, result, dataset, base_card, time.perf_counter() - started,
-                             environment(params.runtime.threads, libraries=TRAINING_LIBRARIES))
+        card = finetune_card(role, data, seed, result, dataset, base_card, seconds,
+                             environment(threads, libraries=TRAINING_LIBRARIES))
         write_json(work / "best" / "card.json", card)
         replace_dir(work / "best", target)
         log_curves(tracker, card)
@@ -139,15 +149,24 @@ def finetune_seed(params: Params, role: str, data: str, seed: int, records: list
         write_json(paths.metrics_file("finetune", name), {**summary, "registered": registration,
                                                           "environment": card["environment"]})
     kept = card["checkpoint"] or "the base model (skipped: no training data)"
-    print(f"finetune@{name}: {len(records)} examples, kept {kept} (val greedy {card['val_greedy_accuracy']:.3f}), "
+    print(f"finetune@{name}: {examples} examples, kept {kept} (val greedy {card['val_greedy_accuracy']:.3f}), "
           f"{card['seconds']:.0f} s")
 
 
 def main(params: Params, role: str, data: str, seeds: tuple[int, ...] = ()) -> None:
-    """Every seed of `study.seeds` (or the `seeds` given) in one process: the imports and the data are loaded
-    once, and each seed still gets its own folder, card, MLflow run and registered version."""
+    """Every seed of `study.seeds` (or the `seeds` given), side by side in worker processes on a CPU
+    (runtime.seed_processes); each seed still gets its own folder, card, MLflow run and registered version."""
     device = apply_runtime(params.runtime)
     render = prompt_renderer(params.task, paths.base_model_dir(role))  # the trained model's own template
     records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(data))]
-    for seed in seeds or params.study.seeds:
-        finetune_seed(params, role, data, seed, records, device)
+    seeds = seeds or params.study.seeds
+    processes = seed_processes(params.runtime, len(seeds), device, in_process=params.runtime.processes == 1)
+    with contextlib.ExitStack() as stack:  # the staging folders outlive the workers that fill them
+        works = [stack.enter_context(staging_dir(paths.finetuned_model_dir(cell_name(role, data, seed))))
+                 for seed in seeds]
+        jobs = [(params, role, data, seed, records, work, device) for seed, work in zip(seeds, works)]
+        results = stack.enter_context(contextlib.closing(
+            map_seeds(train_seed, jobs, params.runtime.threads, processes, TRAINING_PRELOAD)))
+        for seed, work, (result, seconds) in zip(seeds, works, results):
+            record_seed(params, role, data, seed, len(records), work, result, seconds,
+                        max(1, params.runtime.threads // processes))
