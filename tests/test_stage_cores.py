@@ -7,6 +7,7 @@ import pytest
 
 from computematch.budget import matched_level, samples_per_arm
 from computematch.config import BudgetConfig, ConfigError, EvaluationConfig, JudgeConfig, RuntimeConfig, parse_params
+from computematch.errors import UserError
 from computematch.stages.bootstrap import bootstrap_metrics
 from computematch.stages.finetune import finetune_card, finetune_summary, global_batch, registry_tags
 from computematch.stages.judge import judged_items
@@ -178,3 +179,7 @@ def test_seed_workers_get_their_share_of_the_threads_and_return_in_order():
     assert next(results).threads == 3
     with pytest.raises(ConfigError, match=r"^runtime.threads: must be a positive integer, got 0$"):
         next(results)  # a worker's error arrives as itself, one line naming the key
+    import os
+
+    with pytest.raises(UserError, match=r"^_exit: a worker process died .*runtime.seed_processes: 1 runs the seeds"):
+        list(map_seeds(os._exit, [(1,), (1,)], threads=2, processes=2))  # a worker killed: a one-line error

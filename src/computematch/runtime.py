@@ -64,8 +64,11 @@ def map_seeds(function: Callable, jobs: Sequence[tuple], threads: int, processes
         for job in jobs:
             yield function(*job)
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(preload))
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(preload))
+    else:  # Windows: each worker starts afresh and imports for itself
+        context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context, initializer=_set_threads,
                                                   initargs=(max(1, threads // processes),))
     try:
