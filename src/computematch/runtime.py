@@ -40,6 +40,11 @@ def seed_processes(runtime: RuntimeConfig, seeds: int, device: str, in_process: 
     return min(runtime.seed_processes, seeds)
 
 
+def threads_per_process(threads: int, processes: int) -> int:
+    """Each of `processes` seed workers' share of runtime.threads: at least one."""
+    return max(1, threads // processes)
+
+
 def _set_threads(threads: int) -> None:
     import torch
 
@@ -70,7 +75,7 @@ def map_seeds(function: Callable, jobs: Sequence[tuple], threads: int, processes
     else:  # Windows: each worker starts afresh and imports for itself
         context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context, initializer=_set_threads,
-                                                  initargs=(max(1, threads // processes),))
+                                                  initargs=(threads_per_process(threads, processes),))
     try:
         futures = [pool.submit(function, *job) for job in jobs]
         for future in futures:

@@ -22,7 +22,7 @@ from computematch.io import read_json, write_json
 from computematch.metrics import majority_answer, pass_at_k
 from computematch.prompting import prompt_renderer
 from computematch.provenance import GRADING_LIBRARIES, MODEL_LIBRARIES, environment
-from computematch.runtime import apply_runtime, map_seeds, seed_processes
+from computematch.runtime import apply_runtime, map_seeds, seed_processes, threads_per_process
 from computematch.sampling import backend_session
 from computematch.sampling.driver import SampleStore, draw_checked, open_store
 from computematch.splits import load_task, read_split
@@ -118,4 +118,4 @@ def main(params: Params, name: str) -> None:
     runs = map_seeds(score_one, jobs, params.runtime.threads, processes, EVALUATION_PRELOAD)
     with contextlib.closing(runs) as results:
         for each, (scores, seconds) in zip(names, results):
-            record_one(params, each, scores, seconds, max(1, params.runtime.threads // processes))
+            record_one(params, each, scores, seconds, threads_per_process(params.runtime.threads, processes))

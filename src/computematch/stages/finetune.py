@@ -28,7 +28,7 @@ from computematch.evaluation import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
 from computematch.prompting import prompt_renderer
 from computematch.provenance import TRAINING_LIBRARIES, environment
-from computematch.runtime import apply_runtime, map_seeds, seed_processes
+from computematch.runtime import apply_runtime, map_seeds, seed_processes, threads_per_process
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
 
@@ -169,4 +169,4 @@ def main(params: Params, role: str, data: str, seeds: tuple[int, ...] = ()) -> N
             map_seeds(train_seed, jobs, params.runtime.threads, processes, TRAINING_PRELOAD)))
         for seed, work, (result, seconds) in zip(seeds, works, results):
             record_seed(params, role, data, seed, len(records), work, result, seconds,
-                        max(1, params.runtime.threads // processes))
+                        threads_per_process(params.runtime.threads, processes))
