@@ -171,10 +171,12 @@ def test_seeds_run_side_by_side_only_where_the_model_runs_in_the_stage_process()
 
 
 def test_seed_workers_get_their_share_of_the_threads_and_return_in_order():
-    from computematch.runtime import map_seeds, worker_threads
+    import torch
 
-    assert list(map_seeds(worker_threads, [()] * 3, threads=2, processes=2)) == [1, 1, 1]
-    assert list(map_seeds(worker_threads, [()] * 2, threads=4, processes=2)) == [2, 2]
+    from computematch.runtime import map_seeds
+
+    assert list(map_seeds(torch.get_num_threads, [()] * 3, threads=2, processes=2)) == [1, 1, 1]
+    assert list(map_seeds(torch.get_num_threads, [()] * 2, threads=4, processes=2)) == [2, 2]
     results = map_seeds(RuntimeConfig, [(3,), (0,)], threads=2, processes=2)
     assert next(results).threads == 3
     with pytest.raises(ConfigError, match=r"^runtime.threads: must be a positive integer, got 0$"):

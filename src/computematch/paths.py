@@ -31,8 +31,8 @@ def sft_file(arm: str) -> Path:
 def seeded(name: str) -> Path:
     """Where a seed of a finetuning cell lives below its stage's folder: 'se-wc-0' -> se-wc/seed-0.
 
-    One DVC stage trains (or evaluates) every seed of a cell (runtime.seed_processes), so its seeds share the stage's
-    output folder; other names ('wc', 'wc-verified') map to themselves."""
+    One DVC stage trains (or evaluates) every seed of a cell, so its seeds share the stage's output folder;
+    other names ('wc', 'wc-verified') map to themselves."""
     cell, seed = split_seed(name)
     return Path(name) if seed is None else Path(cell) / f"seed-{seed}"
 

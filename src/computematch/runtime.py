@@ -51,13 +51,6 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def worker_threads() -> int:
-    """torch's thread count in this process (what `map_seeds` set in a worker)."""
-    import torch
-
-    return torch.get_num_threads()
-
-
 def map_seeds(function: Callable, jobs: Sequence[tuple], threads: int, processes: int,
               preload: Sequence[str] = ("torch",)) -> Iterator:
     """`function(*job)` for every job, yielded in order. With `processes` > 1 the jobs run in that many worker

@@ -114,8 +114,9 @@ def main(params: Params, name: str) -> None:
     names = [name] if data is None or seed is not None else [cell_name(role, data, s) for s in params.study.seeds]
     in_process = params.evaluation.backend == "transformers" and params.ray.workers == 1  # no engine of its own
     processes = seed_processes(params.runtime, len(names), device, in_process)
-    jobs = [(params, each, device) for each in names]
-    runs = map_seeds(score_one, jobs, params.runtime.threads, processes, EVALUATION_PRELOAD)
+    threads = threads_per_process(params.runtime.threads, processes)  # what each metrics file records
+    runs = map_seeds(score_one, [(params, each, device) for each in names], params.runtime.threads, processes,
+                     EVALUATION_PRELOAD)
     with contextlib.closing(runs) as results:
         for each, (scores, seconds) in zip(names, results):
-            record_one(params, each, scores, seconds, threads_per_process(params.runtime.threads, processes))
+            record_one(params, each, scores, seconds, threads)

@@ -161,6 +161,7 @@ def main(params: Params, role: str, data: str, seeds: tuple[int, ...] = ()) -> N
     records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(data))]
     seeds = seeds or params.study.seeds
     processes = seed_processes(params.runtime, len(seeds), device, in_process=params.runtime.processes == 1)
+    threads = threads_per_process(params.runtime.threads, processes)  # what each seed's card records
     with contextlib.ExitStack() as stack:  # the staging folders outlive the workers that fill them
         works = [stack.enter_context(staging_dir(paths.finetuned_model_dir(cell_name(role, data, seed))))
                  for seed in seeds]
@@ -168,5 +169,4 @@ def main(params: Params, role: str, data: str, seeds: tuple[int, ...] = ()) -> N
         results = stack.enter_context(contextlib.closing(
             map_seeds(train_seed, jobs, params.runtime.threads, processes, TRAINING_PRELOAD)))
         for seed, work, (result, seconds) in zip(seeds, works, results):
-            record_seed(params, role, data, seed, len(records), work, result, seconds,
-                        threads_per_process(params.runtime.threads, processes))
+            record_seed(params, role, data, seed, len(records), work, result, seconds, threads)
