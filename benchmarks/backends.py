@@ -79,7 +79,7 @@ def builtin_prompts(role: str) -> tuple[Path, list[str]]:
     os.chdir(REPO)
     params = load_params("params.yaml")
     task = load_task(params.task)
-    return paths.base_model_dir(role), [task.prompt(p) for p in read_split("train")]
+    return paths.base_model_dir(role, 0), [task.prompt(p) for p in read_split("train")]
 
 
 def worker(spec: dict) -> dict:

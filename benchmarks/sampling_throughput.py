@@ -37,7 +37,7 @@ def main() -> None:
     requests = [Request(p.id, j, task.prompt(p)) for j in range(args.samples // len(problems) + 1) for p in problems]
     requests = requests[: args.samples]
     for role in args.models:
-        backend = get_backend(params.sampling.backend, paths.base_model_dir(role), "cpu", stop=task.stop)
+        backend = get_backend(params.sampling.backend, paths.base_model_dir(role, 0), "cpu", stop=task.stop)
         for threads in args.threads:
             torch.set_num_threads(threads)
             for batch_size in args.batch_sizes:

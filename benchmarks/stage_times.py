@@ -2,7 +2,7 @@
 
     python benchmarks/stage_times.py                         # runs `dvc repro`, then prints the table
     python benchmarks/stage_times.py --json benchmarks/results/repro-cpu.json
-    python benchmarks/stage_times.py -- dvc exp run -S 'study.seeds=[0]'
+    python benchmarks/stage_times.py -- dvc exp run -S 'study.worlds=[0]'
 
 A stage's time runs from DVC's "Running stage" line to the next one (or to the end): the stage's process,
 its imports, and DVC's hashing and lock writing after it. Run by hand on an otherwise idle machine

@@ -70,8 +70,8 @@ def test_the_budget_command_prints_a_price_matched_plan_in_dollars_and_flops(tmp
 
     monkeypatch.chdir(tmp_path)
     for role, p in (("wc", 100), ("se", 300)):
-        (tmp_path / "models" / "base" / role).mkdir(parents=True)
-        (tmp_path / "models" / "base" / role / "card.json").write_text(
+        (tmp_path / "models" / "base" / role / "world-1").mkdir(parents=True)
+        (tmp_path / "models" / "base" / role / "world-1" / "card.json").write_text(
             json.dumps({"parameters": {"total": p, "non_embedding": p}}))
     (tmp_path / "data" / "prepare").mkdir(parents=True)
     (tmp_path / "data" / "prepare" / "train.jsonl").write_text(
@@ -79,7 +79,7 @@ def test_the_budget_command_prints_a_price_matched_plan_in_dollars_and_flops(tmp
     params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}},
                            "task": {"train_size": 10},
                            "budget": {"se_samples": 2, "price_wc": 0.3, "price_se": 10.5}})
-    text = render_plan(params)
+    text = render_plan(params, world=1)
     assert "ratio: 35.000" in text and "auto matches on price: $10.5 / $0.3" in text
     wc = next(line for line in text.splitlines() if line.startswith("wc "))
     assert wc.split()[2] == "70" and wc.split()[6] == "0.0021"  # S_WC = 35 x 2; 10 x 70 x 10 tokens x $0.3 / 1e6

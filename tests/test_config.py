@@ -118,15 +118,17 @@ def test_cli_reports_a_negative_budget_in_one_line_and_fails(tmp_path):
 def test_cli_reports_a_missing_model_directory_and_leaves_no_output(tmp_path):
     raw = _raw(tracking__enabled=False)
     raw["models"]["wc"] = {"load": "./no/such/model"}
-    result = _cli(tmp_path, yaml.safe_dump(raw), "bootstrap", "wc")
+    result = _cli(tmp_path, yaml.safe_dump(raw), "bootstrap", "0")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "error: models.wc.load: directory ./no/such/model does not exist"
-    assert not (tmp_path / "models" / "base" / "wc").exists()
+    assert not (tmp_path / "models" / "base").exists()  # no role of the world started
 
 
 def test_cli_rejects_an_unknown_arm(tmp_path):
-    result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "teacher")
+    result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "teacher", "0")
     assert result.returncode == 2 and "teacher" in result.stderr
+    result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "wc", "-1")
+    assert result.returncode == 2 and "WORLD" in result.stderr  # a world is a number from 0
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")) + [REPO / "params.yaml"],
@@ -150,10 +152,11 @@ def test_the_cli_starts_without_importing_heavy_libraries():
     assert "sample" in result.stdout and "finetune" in result.stdout
 
 
-def test_the_quick_configuration_is_the_default_with_one_seed_and_no_controls():
+def test_the_quick_configuration_is_the_default_with_one_world_and_no_controls():
     """configs/quick.yaml must not drift from params.yaml: only the study's size differs."""
     default, quick = (yaml.safe_load(path.read_text()) for path in (REPO / "params.yaml", REPO / "configs" / "quick.yaml"))
-    assert quick["study"]["seeds"] == [default["study"]["seeds"][0]] and quick["study"]["controls"] == []
+    assert quick["study"]["worlds"] == [default["study"]["worlds"][0]] and quick["study"]["controls"] == []
+    assert len(default["study"]["worlds"]) >= 3
     for raw in (default, quick):
-        raw["study"].pop("seeds"), raw["study"].pop("controls")
+        raw["study"].pop("worlds"), raw["study"].pop("controls")
     assert quick == default

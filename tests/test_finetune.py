@@ -25,6 +25,9 @@ def test_finetune_keys_must_be_sftconfig_fields(tmp_path):
         sft_config({"learning_rat": 1e-3}, tmp_path, cuda=False)
     config = sft_config({"max_steps": 3, "learning_rate": 1e-3}, tmp_path, cuda=False)
     assert config.use_cpu and not config.bf16 and not config.gradient_checkpointing and config.max_steps == 3
+    # every parameter of a fully finetuned causal LM gets a gradient: DDP need not search for unused ones
+    assert config.ddp_find_unused_parameters is False
+    assert sft_config({"ddp_find_unused_parameters": True}, tmp_path, cuda=False).ddp_find_unused_parameters
 
 
 def test_sft_smoke_loss_drops_and_parameters_change(tiny_model_dir, tiny_task, tmp_path):
@@ -67,3 +70,34 @@ def test_registry_round_trip(tiny_model_dir, tmp_path, monkeypatch):
     version = mlflow.tracking.MlflowClient().get_model_version("computematch-se-on-wc", "1")
     assert version.tags["data_source"] == "wc" and version.tags["test_pass_at_1"] == "0.5"
     assert Path(local).joinpath("config.json").exists()
+
+
+def test_runs_carry_their_world_tags_and_the_experiment_opens_on_its_runs(tmp_path, monkeypatch):
+    """The MLflow UI groups and filters by tags, and opens an experiment without `mlflow.experimentKind` on its
+    GenAI overview; the parent run spans its stages instead of lasting the milliseconds of its creation."""
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    from computematch.config import parse_params
+    from computematch.tracking import stage_run
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}},
+                           "tracking": {"uri": uri, "experiment": "t"}})
+    for world in (0, 1):
+        with stage_run(params, f"evaluate@se-wc/world-{world}/seed-0", root=tmp_path,
+                       tags={"world": world, "model": "se", "data": "wc", "seed": 0}) as tracker:
+            tracker.log_metrics({"test_pass@1": 0.5})
+            time.sleep(0.6)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("t")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    runs = client.search_runs([experiment.experiment_id])
+    stages = [r for r in runs if r.data.tags["computematch.role"] == "stage"]
+    [parent] = [r for r in runs if r.data.tags["computematch.role"] == "pipeline"]
+    assert sorted(r.data.tags["computematch.world"] for r in stages) == ["0", "1"]
+    assert {key for r in stages for key in r.data.metrics} == {"test_pass_at_1"}  # one key for one quantity
+    assert {(r.data.tags["computematch.model"], r.data.tags["computematch.data"]) for r in stages} == {("se", "wc")}
+    assert parent.info.end_time - parent.info.start_time >= 1000

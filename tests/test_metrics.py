@@ -83,8 +83,8 @@ def test_evaluation_reports_every_grading_mode_side_by_side():
     assert result["by_grading"] == {"flexible": {"pass@1": 1.0, "greedy": 1.0}, "strict": {"pass@1": 0.5, "greedy": 0.0}}
 
 
-def test_seed_intervals_use_student_t_and_the_verdict_follows_the_interval():
-    from computematch.metrics import seed_interval, seed_verdict
+def test_world_intervals_use_student_t_and_the_verdict_follows_the_interval():
+    from computematch.metrics import interval_verdict as seed_verdict, world_interval as seed_interval
 
     interval = seed_interval([0.03, 0.04, 0.05])  # mean 0.04, s 0.01, t(2) 4.303
     assert interval["mean"] == pytest.approx(0.04)
@@ -93,5 +93,5 @@ def test_seed_intervals_use_student_t_and_the_verdict_follows_the_interval():
     assert seed_verdict(interval, 0) == "WC data better"
     straddles = seed_interval([-0.01, 0.03, 0.05])
     assert straddles["low"] < 0 < straddles["high"] and seed_verdict(straddles, +1) == "tie"
-    assert seed_verdict(seed_interval([0.5]), +1).startswith("tie (one seed")
+    assert seed_verdict(seed_interval([0.5]), +1).startswith("tie (one world")
     assert seed_interval([0.1] * 40)["high"] == pytest.approx(0.1)  # no spread, no width

@@ -38,7 +38,7 @@ TINY_PARAMS = {
     "sampling": {"backend": "transformers", "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 24,
                  "batch_size": 64, "seed": 0},
     "filter": {"dedup": True},
-    "study": {"seeds": [0, 1], "controls": ["wc-matched"], "control_models": ["student"]},
+    "study": {"worlds": [0, 1], "seeds": [0], "controls": ["wc-matched"], "control_models": ["student"]},
     "finetune": {"max_steps": 4, "per_device_train_batch_size": 8, "learning_rate": 0.003, "save_steps": 2,
                  "logging_steps": 1, "seed": 0},
     "evaluation": {"samples": 2, "temperature": 0.7, "top_p": 1.0, "maj_k": [2], "max_new_tokens": 24,
@@ -113,52 +113,56 @@ def workspace(tmp_path_factory, mlflow_server):
     return root, env, log
 
 
-def _metrics(root, stage, name):
-    return json.loads((root / paths.metrics_file(stage, name)).read_text())
+def _metrics(root, stage, name, world=0, seed=None):
+    return json.loads((root / paths.metrics_file(stage, name, world, seed)).read_text())
 
 
 def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
     root, _, log = workspace
-    for stage in ["prepare", "bootstrap@student", "bootstrap@wc", "bootstrap@se", "sample@wc", "sample@se",
-                  "filter@wc", "filter@se", "finetune@se-wc", "control@student-wc-matched", "evaluate@student-se",
-                  "evaluate-control@student-wc-matched", "evaluate-base@wc", "report"]:
+    for stage in ["prepare", "bootstrap@0", "bootstrap@1", "sample@0-wc", "sample@1-se", "filter@0-wc", "filter@1-se",
+                  "judge@1", "finetune@se-wc", "control@student-wc-matched", "evaluate@student-se",
+                  "evaluate-control@student-wc-matched", "evaluate-base@0", "evaluate-base@1", "report"]:
         assert f"'{stage}'" in log
     for arm in ("wc", "se"):
         data = _metrics(root, "data", arm)
         assert {"coverage", "diversity", "fpr", "flops", "samples_per_problem", "by_budget", "by_difficulty"} <= set(data)
         assert list(data["by_budget"]) == [str(k) for k in range(1, data["samples_per_problem"] + 1)]
         assert set(data["by_difficulty"]) == {"2", "3"}
-        kept = (root / "data" / "filter" / f"{arm}.jsonl").read_text().splitlines()
+        kept = (root / paths.sft_file(arm, 0)).read_text().splitlines()
         assert len(kept) == data["kept"]
         assert all(set(json.loads(line)) >= {"prompt", "completion"} for line in kept)
         assert data["decontamination"] == {"ngram": 8, "dropped": {"train": 0, "val": 0, "corpus": 0}}
         assert data["kept"] + data["duplicates_dropped"] == data["correct_samples"]
         assert data["environment"]["math-verify"] and "torch" not in data["environment"]  # grading needs no torch
         assert data["grading"]["mode"] == "strict"
-    se_card = json.loads((root / "models/base/se/card.json").read_text())
+    se_card = json.loads((root / "models/base/se/world-0/card.json").read_text())
     assert se_card["environment"]["threads"] == 1 and se_card["environment"]["transformers"]
-    wc_card = json.loads((root / "models/base/wc/card.json").read_text())
-    student = json.loads((root / "models/base/student/card.json").read_text())["pretrain"]
+    wc_card = json.loads((root / "models/base/wc/world-0/card.json").read_text())
+    student = json.loads((root / "models/base/student/world-0/card.json").read_text())["pretrain"]
     assert student["steps"] == 150 and [step for step, _ in student["val_checks"]] == [25, 50, 75, 100, 125, 150]
     assert student["val_checks"][-1][1] == _metrics(root, "bootstrap", "student")["val_greedy_accuracy"]
     assert "val_checks" in wc_card["pretrain"] and wc_card["pretrain"]["val_checks"] == []
     ratio = se_card["parameters"]["non_embedding"] / wc_card["parameters"]["non_embedding"]
     assert _metrics(root, "data", "wc")["samples_per_problem"] == round(ratio * 2)
     assert _metrics(root, "data", "se")["samples_per_problem"] == 2
+    # Worlds are independent draws: world 1 pretrained with seed 1, so its base models differ from world 0's.
+    world_1 = json.loads((root / "models/base/se/world-1/card.json").read_text())
+    assert (se_card["pretrain"]["seed"], world_1["pretrain"]["seed"]) == (0, 1)
+    assert world_1["weights_sha256"] != se_card["weights_sha256"]
 
 
 def test_base_models_load_with_from_pretrained(workspace):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, _, _ = workspace
-    model = AutoModelForCausalLM.from_pretrained(root / "models/base/wc")
-    tokenizer = AutoTokenizer.from_pretrained(root / "models/base/wc")
+    model = AutoModelForCausalLM.from_pretrained(root / "models/base/wc/world-0")
+    tokenizer = AutoTokenizer.from_pretrained(root / "models/base/wc/world-0")
     assert model.config.hidden_size == 16 and tokenizer.eos_token == "<eos>"
 
 
-def test_seeds_trained_side_by_side_equal_a_seed_trained_alone(workspace, tmp_path):
-    """The pipeline ran each cell's two seeds in two worker processes of one thread (runtime.seed_processes
-    auto); seed 1 of a cell retrained and re-evaluated alone, in the stage's own process and on two threads,
+def test_worlds_trained_side_by_side_equal_a_world_trained_alone(workspace, tmp_path):
+    """The pipeline ran each cell's two worlds in two worker processes of one thread (runtime.worker_processes
+    auto); world 1 of a cell retrained and re-evaluated alone, in the stage's own process and on two threads,
     comes out the same."""
     root, env, _ = workspace
     copy = tmp_path / "alone"
@@ -166,16 +170,17 @@ def test_seeds_trained_side_by_side_equal_a_seed_trained_alone(workspace, tmp_pa
     params = yaml.safe_load((copy / "params.yaml").read_text())
     params["tracking"]["enabled"], params["runtime"]["threads"] = False, 2
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    shutil.rmtree(copy / "models/ft/wc-se/seed-1")
+    shutil.rmtree(copy / "models/ft/wc-se/world-1")
     shutil.rmtree(copy / "data/resume")
-    _run(["computematch", "finetune", "wc", "se", "1"], copy, env)
-    _run(["computematch", "evaluate", "wc-se-1"], copy, env)
-    weights = "models/ft/wc-se/seed-1/model.safetensors"
+    _run(["computematch", "finetune", "wc", "se", "--world", "1"], copy, env)
+    _run(["computematch", "evaluate", "wc-se", "--world", "1"], copy, env)
+    weights = "models/ft/wc-se/world-1/seed-0/model.safetensors"
     assert (copy / weights).read_bytes() == (root / weights).read_bytes()
-    alone, together = _metrics(copy, "eval", "wc-se-1"), _metrics(root, "eval", "wc-se-1")
+    alone, together = _metrics(copy, "eval", "wc-se", 1, 0), _metrics(root, "eval", "wc-se", 1, 0)
     assert {k: alone[k] for k in ("pass@1", "greedy", "by_difficulty")} == \
         {k: together[k] for k in ("pass@1", "greedy", "by_difficulty")}
-    assert together["environment"]["threads"] == 1 and _metrics(root, "finetune", "wc-se-1")["environment"]["threads"] == 1
+    assert together["environment"]["threads"] == 1
+    assert _metrics(root, "finetune", "wc-se", 1, 0)["environment"]["threads"] == 1
 
 
 def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(workspace, mlflow_server, tmp_path):
@@ -190,14 +195,22 @@ def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(work
     runs = client.search_runs([experiment.experiment_id])
     stages = [r for r in runs if r.data.tags.get("computematch.role") == "stage"]
     parents = [r for r in runs if r.data.tags.get("computematch.role") == "pipeline"]
-    cells = 6 * 2 + 1 * 2  # the six setups' cells and the control's, two seeds each
-    assert len(stages) == 8 + cells + 3 + cells + 1 and len(parents) == 1
+    members = (6 + 1) * 2  # the six setups' cells and the control's, in two worlds
+    per_world = 3 + 2 + 2 + 3  # bootstrap, sample, filter (the judge is off) and evaluate-base runs
+    assert len(stages) == 1 + 2 * per_world + members + members + 1 and len(parents) == 1
     assert {r.data.tags["mlflow.parentRunId"] for r in stages} == {parents[0].info.run_id}
-    assert "wc.coverage" in parents[0].data.metrics and "se-wc-1.pass_at_1" in parents[0].data.metrics
+    # One key per quantity across runs, the study's headline on the parent, and tags to group by
+    assert "coverage.wc" in parents[0].data.metrics and "gain.SE-LM" in parents[0].data.metrics
+    assert parents[0].info.end_time - parents[0].info.start_time > 10_000  # it spans the stages, not 7 ms
+    evaluated = [r for r in stages if r.data.tags["computematch.stage"].startswith("evaluate@")]
+    assert {key for r in evaluated for key in r.data.metrics} == {"test_pass_at_1", "test_greedy", "test_maj_at_2"}
+    assert {(r.data.tags["computematch.world"], r.data.tags["computematch.data"]) for r in evaluated
+            if r.data.tags["computematch.model"] == "se"} == {("0", "wc"), ("0", "se"), ("1", "wc"), ("1", "se")}
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     registered = {m.name for m in client.search_registered_models()}
     assert registered == {f"computematch-{m}-on-{d}" for m in ("student", "wc", "se") for d in ("wc", "se")} | {
         "computematch-student-on-wc-matched"}
-    assert {v.tags["seed"] for v in client.search_model_versions("name='computematch-se-on-wc'")} == {"0", "1"}
+    assert {v.tags["world"] for v in client.search_model_versions("name='computematch-se-on-wc'")} == {"0", "1"}
     version = client.get_model_version("computematch-se-on-wc", "1")
     assert version.tags["data_source"] == "wc" and "test_pass_at_1" in version.tags
     assert version.source.startswith("mlflow-artifacts:/")  # proxied: the client never touched the server's disk
@@ -253,7 +266,7 @@ def test_push_then_a_fresh_clone_pulls_and_repro_does_nothing(workspace, remote,
     _run(["dvc", "pull"], clone, env)
     log = _run(["dvc", "repro"], clone, env)
     assert "Running stage" not in log and "Data and pipelines are up to date" in log
-    assert (clone / "models" / "ft" / "se-wc" / "seed-0" / "card.json").exists()
+    assert (clone / "models" / "ft" / "se-wc" / "world-0" / "seed-0" / "card.json").exists()
 
 
 def test_report_has_the_papers_tables_and_plots(workspace):
@@ -264,15 +277,17 @@ def test_report_has_the_papers_tables_and_plots(workspace):
         assert (root / "metrics" / "plots" / f"{plot}.png").stat().st_size > 1000
         assert f"plots/{plot}.png" in report
     study = json.loads((root / "metrics" / "study.json").read_text())
-    assert study["seeds"] == [0, 1] and study["setups"]["SE-LM"]["seeds"] == [0, 1]
+    assert study["worlds"] == [0, 1] and study["setups"]["SE-LM"]["worlds"] == [0, 1]
+    assert set(study["data"]["coverage"]["wc"]["by_world"]) == {"0", "1"}
+    assert set(study["calibration"]["by_world"]) == {"0", "1"} and "Worlds meeting each target" in report
     gain = study["setups"]["SE-LM"]["gain"]
     assert gain["low"] <= gain["mean"] <= gain["high"] and study["setups"]["SE-LM"]["verdict"]
     assert set(study["controls"]) == {"sample-matched"} and "verified-only" in study["controls_not_run"]
     data = _metrics(root, "data", "wc")
     assert set(data["guessing_baseline"]["by_difficulty"]) == {"2", "3"} and set(data["variants"]) == {
         "verified", "matched", "low"}
-    assert _metrics(root, "finetune", "se-wc-0")["training_flops"]["non_embedding"] > 0
-    evaluation = _metrics(root, "eval", "se-wc-0")
+    assert _metrics(root, "finetune", "se-wc", 0, 0)["training_flops"]["non_embedding"] > 0
+    evaluation = _metrics(root, "eval", "se-wc", 1, 0)
     assert {"pass@1", "greedy", "maj@2", "by_difficulty", "by_grading", "environment"} <= set(evaluation)
     assert "Decontamination (8-word n-grams" in report and "duplicates dropped" in report
     assert "Produced with: " in report and "transformers " in report
@@ -288,9 +303,26 @@ def test_exp_run_with_a_new_ratio_reruns_only_the_wc_side(workspace):
     root, env, _ = workspace
     log = _run(["dvc", "exp", "run", "-S", "budget.ratio=3"], root, env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
-    wc_cells = [f"{role}-wc" for role in ("student", "wc", "se")]  # each cell's stage trains both seeds
-    # Not the sample-matched control: its data (WC's first S_SE samples) is the same prefix whatever S_WC is.
-    assert ran == {"sample@wc", "filter@wc", "judge@wc", "report", *(f"finetune@{c}" for c in wc_cells),
-                   *(f"evaluate@{c}" for c in wc_cells)}
+    wc_cells = [f"{role}-wc" for role in ("student", "wc", "se")]  # each cell's stage trains both worlds
+    # The SE arm's sampling reads `budget` too (one matrix for both arms) but draws nothing: its data is unchanged,
+    # so nothing downstream of it reruns. Not the sample-matched control: its data (WC's first S_SE samples) is
+    # the same prefix whatever S_WC is.
+    assert ran == {"sample@0-wc", "sample@1-wc", "sample@0-se", "sample@1-se", "filter@0-wc", "filter@1-wc",
+                   "filter@0-se", "filter@1-se", "judge@0", "judge@1", "report",
+                   *(f"finetune@{c}" for c in wc_cells), *(f"evaluate@{c}" for c in wc_cells)}
     assert _metrics(root, "data", "wc")["samples_per_problem"] == 6
     assert _metrics(root, "sample", "wc")["reused"] > 0  # the earlier samples are a prefix of the new ones
+    assert _metrics(root, "sample", "se", 1)["drawn"] == 0
+
+
+def test_adding_a_world_recomputes_no_existing_worlds_base_models_or_samples(workspace):
+    root, env, _ = workspace
+    before = {path: path.read_bytes() for path in (root / "models" / "base").rglob("model.safetensors")}
+    log = _run(["dvc", "exp", "run", "-S", "study.worlds=[0,1,2]"], root, env)
+    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
+    assert {"bootstrap@2", "sample@2-wc", "sample@2-se", "filter@2-wc", "evaluate-base@2", "report"} <= ran
+    assert not {stage for stage in ran if stage.split("@")[1][:1] in "01" and stage.split("@")[0] in
+                ("bootstrap", "sample", "filter", "judge", "evaluate-base")}
+    assert all(path.read_bytes() == content for path, content in before.items())
+    study = json.loads((root / "metrics" / "study.json").read_text())
+    assert study["worlds"] == [0, 1, 2] and study["setups"]["SE-LM"]["gain"]["worlds"] == 3

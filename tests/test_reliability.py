@@ -60,8 +60,8 @@ def test_a_failed_stage_leaves_no_staging_directory_and_no_output(tmp_path):
 
 
 def test_staging_directories_are_ignored_by_git():
-    for path in ("models/ft/.se-se.abc123/trainer/checkpoint-5/x", "models/base/.wc.q1w2e3/model.safetensors",
-                 "models/ft/se-se/.seed-0.abc123/trainer/checkpoint-5/x"):  # a seed staged inside its cell's folder
+    for path in ("models/ft/.se-se.abc123/trainer/checkpoint-5/x", "models/base/wc/.world-0.q1w2e3/model.safetensors",
+                 "models/ft/se-se/world-0/.seed-0.abc123/trainer/checkpoint-5/x"):  # a member staged in its cell
         result = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
         assert result.returncode == 0, path
     assert subprocess.run(["git", "check-ignore", "-q", "models/ft/.gitignore"], cwd=REPO).returncode == 1

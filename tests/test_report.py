@@ -4,7 +4,7 @@ import pytest
 
 from computematch.config import StudyConfig
 from computematch.report import make_plots, render_report
-from computematch.study import study_summary
+from computematch.study import StudyMetrics, study_summary
 
 
 def _level(coverage, diversity, fpr, flops):
@@ -20,22 +20,31 @@ DATA = {
            "by_budget": {"1": _level(0.8, 1.0, 0.1, 9.3e6)},
            "by_difficulty": {"2": _level(0.9, 1.0, 0.05, 0), "3": _level(0.7, 1.0, 0.15, 0)}},
 }
-# pass@1 per cell (model-data-seed): on WC data the student wins by ~5 points in every seed, SE-LM loses ~10.
+# pass@1 per cell and world: on WC data the student wins by ~5 points in every world, SE-LM loses ~10.
 SCORES = {"student-wc": (0.35, 0.36, 0.34), "student-se": (0.30, 0.31, 0.29), "wc-wc": (0.45, 0.40, 0.48),
           "wc-se": (0.46, 0.44, 0.45), "se-wc": (0.50, 0.51, 0.49), "se-se": (0.60, 0.62, 0.58),
           "student-wc-matched": (0.28, 0.27, 0.29)}
-EVALS = {"student": {"pass@1": 0.2, "greedy": 0.2, "problems": 600}, "wc": {"pass@1": 0.4, "greedy": 0.4},
-         "se": {"pass@1": 0.5, "greedy": 0.5},
-         **{f"{pair}-{seed}": {"pass@1": score, "greedy": score, "maj@4": score, "problems": 600}
-            for pair, scores in SCORES.items() for seed, score in enumerate(scores)}}
-FINETUNES = {f"{pair}-{seed}": {"trained": True, "training_flops": {"non_embedding": 6e9, "total": 7e9},
-                                "trained_tokens": 1000} for pair in SCORES for seed in range(3)}
+WORLDS = (0, 1, 2)
+BASE_SCORES = {"student": {"pass@1": 0.2, "greedy": 0.2, "problems": 600}, "wc": {"pass@1": 0.4, "greedy": 0.4},
+               "se": {"pass@1": 0.5, "greedy": 0.5}}
 BASES = {role: {"parameters": {"non_embedding": n}} for role, n in {"student": 10, "wc": 100, "se": 300}.items()}
-STUDY_CONFIG = StudyConfig(seeds=(0, 1, 2), controls=("wc-matched",), control_models=("student",))
+METRICS = StudyMetrics(
+    bases={(role, w): {**BASES[role], "pretrain_steps": 600 + w} for role in BASES for w in WORLDS},
+    data={(arm, w): DATA[arm] for arm in DATA for w in WORLDS},
+    evals={**{(role, w, None): scores for role, scores in BASE_SCORES.items() for w in WORLDS},
+           **{(cell, w, 0): {"pass@1": score, "greedy": score, "maj@4": score, "problems": 600}
+              for cell, scores in SCORES.items() for w, score in zip(WORLDS, scores)}},
+    finetunes={(cell, w, 0): {"trained": True, "training_flops": {"non_embedding": 6e9, "total": 7e9},
+                              "trained_tokens": 1000} for cell in SCORES for w in WORLDS})
+EVALS = {**BASE_SCORES, **{cell: {"pass@1": sum(v) / 3, "greedy": sum(v) / 3, "problems": 600}
+                           for cell, v in SCORES.items()}}
+FINETUNES = {cell: {"trained": True, "training_flops": {"non_embedding": 6e9, "total": 7e9}, "trained_tokens": 1000}
+             for cell in SCORES}
+STUDY_CONFIG = StudyConfig(worlds=WORLDS, seeds=(0,), controls=("wc-matched",), control_models=("student",))
 
 
 def test_report_renders_tables_and_verdicts(tmp_path):
-    study = study_summary(EVALS, FINETUNES, STUDY_CONFIG)
+    study = study_summary(METRICS, STUDY_CONFIG)
     plots = make_plots(DATA, study, tmp_path / "plots")
     assert [p.name for p in plots] == ["coverage.png", "diversity.png", "coverage_by_level.png",
                                        "fpr_by_level.png", "accuracy.png"]
@@ -46,6 +55,7 @@ def test_report_renders_tables_and_verdicts(tmp_path):
     assert "| WC | 25.0 | 10.0–50.0 | 20 | 2 | 90.0 |" in text and "| SE |" not in text.split("LLM-judged")[1][:200]
     assert "| 1 / 3 | 90.0 | 80.0 |" in text  # SE k=1 lines up with WC k=3
     assert "| Student-LM | 20.0 | 35.0 | 30.0 | +5.0 [+5.0, +5.0] | +16.7% | +6.0% / +5.8% |" in text
+    assert "95% CI over 3 worlds" in text
     assert "| agrees |" in text.split("| Student-LM |")[1].splitlines()[0]
     assert "| WC-LM | 40.0 | 44.3 | 45.0 |" in text and "+1.5% / ≈0" in text
     assert text.split("| WC-LM |")[1].splitlines()[0].endswith("| tie |")
@@ -53,22 +63,40 @@ def test_report_renders_tables_and_verdicts(tmp_path):
     assert "| sample-matched: WC at SE's sample count (S_SE each) vs SE | student | 28.0 | 30.0 |" in text
     assert "| verified-only:" in text and "not run by default" in text  # with the command that runs it
     assert "| student | WC | 9e+06 | 6e+09 | 1,000 |" in text  # sampling and finetuning FLOPs side by side
-    assert "WC coverage is higher than SE's" in text and "![accuracy](plots/accuracy.png)" in text
+    assert "coverage, WC − SE at matched compute: +10.00 [+10.00, +10.00] points over worlds: agrees" in text
+    assert "| coverage (%) | +90.00 [+90.00, +90.00] | +80.00 [+80.00, +80.00] |" in text
+    assert "![accuracy](plots/accuracy.png)" in text
+    # calibration, world by world: WC / SE 0.80 meets 0.80-0.95, WC FPR 20% meets 10-35%, the gap 10 points 2-12
+    assert "| 1 | 20.0 (601) | 40.0 (601) | 50.0 (601) | 0.80 ✓ | 90.0 / 80.0 | 20.0 ✓ / 10.0 | 10.0 ✓ |" in text
+    assert "Worlds meeting each target: WC / SE 3 of 3, WC FPR 3 of 3, FPR gap 3 of 3." in text
 
 
-def test_the_study_pairs_seeds_and_calls_ties_and_untrained_cells():
-    evals = {f"student-{arm}-{seed}": {"pass@1": value} for arm, values in
-             (("wc", (0.30, 0.34, 0.29)), ("se", (0.31, 0.30, 0.31))) for seed, value in enumerate(values)}
-    row = study_summary(evals, {}, StudyConfig(seeds=(0, 1, 2), controls=()))["setups"]["Student-LM"]
-    assert row["seeds"] == [0, 1, 2] and row["gain"]["mean"] == pytest.approx(0.01 / 3)
+def test_the_study_pairs_worlds_and_calls_ties_and_untrained_cells():
+    evals = {(f"student-{arm}", world, 0): {"pass@1": value} for arm, values in
+             (("wc", (0.30, 0.34, 0.29)), ("se", (0.31, 0.30, 0.31))) for world, value in enumerate(values)}
+    row = study_summary(StudyMetrics(evals=evals), StudyConfig(controls=()))["setups"]["Student-LM"]
+    assert row["worlds"] == [0, 1, 2] and row["gain"]["mean"] == pytest.approx(0.01 / 3)
     assert row["gain"]["low"] < 0 < row["gain"]["high"] and row["verdict"] == "tie"
-    untrained = study_summary(evals, {"student-wc-1": {"trained": False}}, StudyConfig(controls=()))
+    assert row["gain"]["by_world"] == pytest.approx({"0": -0.01, "1": 0.04, "2": -0.02})
+    untrained = study_summary(StudyMetrics(evals=evals, finetunes={("student-wc", 1, 0): {"trained": False}}),
+                              StudyConfig(controls=()))
     assert untrained["setups"]["Student-LM"]["verdict"].startswith("no verdict: not trained on wc")
-    assert study_summary({}, {}, StudyConfig(controls=()))["setups"]["SE-LM"]["verdict"] == "not evaluated"
+    assert study_summary(StudyMetrics(), StudyConfig(controls=()))["setups"]["SE-LM"]["verdict"] == "not evaluated"
+
+
+def test_a_worlds_seeds_are_averaged_before_the_interval_over_worlds():
+    """Two finetuning seeds in each of two worlds: the interval has two values (one per world), not four."""
+    values = {("wc", 0): (0.40, 0.50), ("se", 0): (0.30, 0.30), ("wc", 1): (0.20, 0.30), ("se", 1): (0.20, 0.20)}
+    evals = {(f"se-{arm}", world, seed): {"pass@1": v} for (arm, world), pair in values.items()
+             for seed, v in enumerate(pair)}
+    row = study_summary(StudyMetrics(evals=evals), StudyConfig(worlds=(0, 1), seeds=(0, 1), controls=()))
+    gain = row["setups"]["SE-LM"]["gain"]
+    assert gain["worlds"] == 2 and gain["by_world"] == pytest.approx({"0": 0.15, "1": 0.05})
+    assert gain["mean"] == pytest.approx(0.10)
 
 
 def test_the_report_gives_the_guessers_rate_on_the_corpus_beside_the_train_problems(tmp_path):
-    study = study_summary(EVALS, FINETUNES, STUDY_CONFIG)
+    study = study_summary(METRICS, STUDY_CONFIG)
     guess = {"coverage": 0.04, "by_difficulty": {"2": 0.05, "3": 0.03},
              "reference": {"split": "corpus", "problems": 20000, "coverage": 0.035,
                            "by_difficulty": {"2": 0.031, "3": 0.04}}}
@@ -79,7 +107,7 @@ def test_the_report_gives_the_guessers_rate_on_the_corpus_beside_the_train_probl
 
 
 def test_the_report_states_the_sampling_and_evaluation_temperatures_beside_the_papers():
-    study = study_summary(EVALS, FINETUNES, STUDY_CONFIG)
+    study = study_summary(METRICS, STUDY_CONFIG)
     text = render_report(DATA, EVALS, BASES, [], 600, study, FINETUNES,
                          temperatures={"sampling": 0.3, "evaluation": 0.7})
     assert "train problems, sampled at T 0.3 and evaluated at T 0.7 (the paper: 0.7 for both)." in text

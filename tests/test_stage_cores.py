@@ -51,17 +51,18 @@ def test_finetune_card_tags_and_summary():
     dataset = {"dataset": "data/filter/wc.jsonl", "dataset_sha256": "abc", "examples": 0, "processes": 2,
                "global_batch": 32}
     base = {"weights_dir": "/hub/se", "gguf_file": None, "parameters": {"total": 12, "non_embedding": 10}}
-    card = finetune_card("se", "wc", 1, result, dataset, base, 1.234, {"torch": "x"})
+    card = finetune_card("se", "wc", 2, 1, result, dataset, base, 1.234, {"torch": "x"})
     assert card["weights_dir"] == "/hub/se" and card["paradigm"] == "weak-to-strong improvement"
-    assert card["seconds"] == 1.23 and card["environment"] == {"torch": "x"} and card["seed"] == 1
+    assert card["seconds"] == 1.23 and card["environment"] == {"torch": "x"} and (card["world"], card["seed"]) == (2, 1)
     assert card["training_flops"] == {"total": 0.0, "non_embedding": 0.0}
-    trained = finetune_card("se", "wc-verified", 0, {**result, "trained": True, "trained_tokens": 1000}, dataset, base,
+    trained = finetune_card("se", "wc-verified", 0, 0, {**result, "trained": True, "trained_tokens": 1000}, dataset, base,
                             1.0, {})
     assert trained["training_flops"]["non_embedding"] == 6 * 10 * 1000 and "weights_dir" not in trained
     assert trained["paradigm"] == "weak-to-strong improvement"  # a control's paradigm is its arm's
     data = {"coverage": 0.8, "diversity": 2.0, "fpr": 0.3, "samples_per_problem": 9}
     tags = registry_tags(card, data)
     assert tags["data_source"] == "wc" and tags["data.coverage"] == 0.8 and tags["trained"] is False
+    assert (tags["world"], tags["seed"]) == (2, 1)
     assert finetune_summary(card) == {"trained": False, "val_greedy_accuracy": 0.4, "processes": 2, "global_batch": 32,
                                       "checkpoint_step": None, "examples": 0, "trained_tokens": 0,
                                       "training_flops": {"total": 0.0, "non_embedding": 0.0}, "seconds": 1.23,
@@ -95,8 +96,8 @@ def evaluation_workspace(tmp_path, monkeypatch, tiny_model_dir, tiny_task):
     monkeypatch.chdir(tmp_path)
     for split, problems in tiny_task.make_splits().items():
         write_split(split, problems)
-    shutil.copytree(tiny_model_dir, tmp_path / "models" / "base" / "wc")
-    (tmp_path / "models" / "base" / "wc" / "card.json").write_text(json.dumps({"weights_sha256": "tiny"}))
+    shutil.copytree(tiny_model_dir, tmp_path / "models" / "base" / "wc" / "world-0")
+    (tmp_path / "models" / "base" / "wc" / "world-0" / "card.json").write_text(json.dumps({"weights_sha256": "tiny"}))
     return tmp_path
 
 
@@ -112,9 +113,9 @@ def test_evaluate_loads_its_model_once(evaluation_workspace, monkeypatch):
                            "models": {"wc": {"load": "x"}, "se": {"load": "y"}},
                            "evaluation": {"samples": 2, "maj_k": [2], "max_new_tokens": 24, "batch_size": 8},
                            "tracking": {"enabled": False}})
-    evaluate.main(params, "wc")
+    evaluate.main(params, ("wc",), worlds=(0,))
     assert len(loads) == 1  # sampled and greedy decoding share one load
-    result = json.loads((evaluation_workspace / "metrics" / "eval" / "wc.json").read_text())
+    result = json.loads((evaluation_workspace / "metrics" / "eval" / "wc" / "world-0.json").read_text())
     assert {"pass@1", "greedy", "maj@2"} <= set(result) and result["problems"] == 6
 
 
@@ -124,64 +125,69 @@ def test_evaluation_decodes_sampled_and_greedy_from_one_config():
     assert config.decoding(greedy=True).max_new_tokens == 50
 
 
-def test_a_cell_runs_every_seed_of_the_study_in_one_stage(monkeypatch, tmp_path):
+def test_a_cell_runs_every_world_and_seed_of_the_study_in_one_stage(monkeypatch, tmp_path):
     from computematch.stages import evaluate, finetune
 
-    monkeypatch.chdir(tmp_path)  # the seeds' staging folders
+    monkeypatch.chdir(tmp_path)  # the members' staging folders
 
-    params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}}, "study": {"seeds": [4, 7]},
-                           "tracking": {"enabled": False}})
+    params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}},
+                           "study": {"worlds": [0, 3], "seeds": [4]}, "tracking": {"enabled": False}})
     evaluated, trained, pools = [], [], []
 
-    def inline(function, jobs, threads, processes, preload):  # map_seeds, run here: the workers' own test is apart
+    def inline(function, jobs, threads, processes, preload):  # map_workers, run here: the workers' own test is apart
         pools.append((len(jobs), threads, processes))
         for job in jobs:
             yield function(*job)
 
     for module in (evaluate, finetune):
         monkeypatch.setattr(module, "apply_runtime", lambda runtime: "cpu")
-        monkeypatch.setattr(module, "map_seeds", inline)
-    monkeypatch.setattr(evaluate, "score_one", lambda params, name, device: ({"name": name}, 1.0))
-    monkeypatch.setattr(evaluate, "record_one", lambda params, name, scores, seconds, threads: evaluated.append(
-        (scores["name"], threads)))
-    for name in ("se-wc-verified", "se-wc-1", "wc"):
-        evaluate.main(params, name)
-    assert evaluated == [("se-wc-verified-4", 1), ("se-wc-verified-7", 1), ("se-wc-1", 2), ("wc", 2)]
+        monkeypatch.setattr(module, "map_workers", inline)
+    monkeypatch.setattr(evaluate, "score_one", lambda params, name, world, seed, device: ({"job": (name, world, seed)}, 1.0))
+    monkeypatch.setattr(evaluate, "record_one", lambda params, name, world, seed, scores, seconds, threads:
+                        evaluated.append((*scores["job"], threads)))
+    evaluate.main(params, ("se-wc-verified",))
+    evaluate.main(params, ("se-wc",), worlds=(3,))
+    evaluate.main(params, ("student", "wc", "se"), worlds=(0,))  # a world's base models: one each, whatever the seeds
+    assert evaluated == [("se-wc-verified", 0, 4, 1), ("se-wc-verified", 3, 4, 1), ("se-wc", 3, 4, 2),
+                         ("student", 0, None, 1), ("wc", 0, None, 1), ("se", 0, None, 1)]
     monkeypatch.setattr(finetune, "prompt_renderer", lambda task, model_dir: str)
-    monkeypatch.setattr(finetune, "read_jsonl", lambda path: [{"prompt": "Q", "completion": "A"}])
-    monkeypatch.setattr(finetune, "train_seed", lambda params, role, data, seed, records, work, device: (
-        {"seed": seed, "work": work}, 1.0))
-    monkeypatch.setattr(finetune, "record_seed", lambda params, role, data, seed, examples, work, result, seconds,
-                        threads: trained.append((role, data, seed, examples, result["work"] == work, threads)))
+    monkeypatch.setattr(finetune, "read_jsonl", lambda path: [{"prompt": "Q", "completion": "A", "path": str(path)}])
+    monkeypatch.setattr(finetune, "train_member", lambda params, role, data, world, seed, records, work, device: (
+        {"data": records[0]["path"], "work": work}, 1.0))
+    monkeypatch.setattr(finetune, "record_member", lambda params, role, data, world, seed, examples, work, result,
+                        seconds, threads: trained.append((role, data, world, seed, result["data"],
+                                                          result["work"] == work, threads)))
     finetune.main(params, "se", "wc")
-    finetune.main(params, "se", "wc", (1,))
-    assert trained == [("se", "wc", 4, 1, True, 1), ("se", "wc", 7, 1, True, 1), ("se", "wc", 1, 1, True, 2)]
-    # Two seeds: two processes, one thread each (runtime.threads 2); one model: this process, both threads
-    assert pools == [(2, 2, 2), (1, 2, 1), (1, 2, 1), (2, 2, 2), (1, 2, 1)]
+    finetune.main(params, "se", "wc", worlds=(3,))
+    assert trained == [("se", "wc", 0, 4, "data/filter/wc/world-0.jsonl", True, 1),
+                       ("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 1),
+                       ("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 2)]
+    # Two models: two processes, one thread each (runtime.threads 2); one model: this process, both threads
+    assert pools == [(2, 2, 2), (1, 2, 1), (3, 2, 3), (2, 2, 2), (1, 2, 1)]
 
 
-def test_seeds_run_side_by_side_only_where_the_model_runs_in_the_stage_process():
-    from computematch.runtime import seed_processes
+def test_models_run_side_by_side_only_where_the_model_runs_in_the_stage_process():
+    from computematch.runtime import worker_processes
 
-    auto, two = RuntimeConfig(), RuntimeConfig(seed_processes=2)
-    assert seed_processes(auto, 3, "cpu") == 3 and seed_processes(auto, 3, "cuda") == 1
-    assert seed_processes(auto, 1, "cpu") == 1 and seed_processes(auto, 3, "cpu", in_process=False) == 1
-    assert seed_processes(two, 3, "cuda") == 2 and seed_processes(two, 1, "cpu") == 1
-    assert seed_processes(RuntimeConfig(seed_processes=1), 3, "cpu") == 1
+    auto, two = RuntimeConfig(), RuntimeConfig(worker_processes=2)
+    assert worker_processes(auto, 3, "cpu") == 3 and worker_processes(auto, 3, "cuda") == 1
+    assert worker_processes(auto, 1, "cpu") == 1 and worker_processes(auto, 3, "cpu", in_process=False) == 1
+    assert worker_processes(two, 3, "cuda") == 2 and worker_processes(two, 1, "cpu") == 1
+    assert worker_processes(RuntimeConfig(worker_processes=1), 3, "cpu") == 1
 
 
-def test_seed_workers_get_their_share_of_the_threads_and_return_in_order():
+def test_workers_get_their_share_of_the_threads_and_return_in_order():
     import torch
 
-    from computematch.runtime import map_seeds
+    from computematch.runtime import map_workers
 
-    assert list(map_seeds(torch.get_num_threads, [()] * 3, threads=2, processes=2)) == [1, 1, 1]
-    assert list(map_seeds(torch.get_num_threads, [()] * 2, threads=4, processes=2)) == [2, 2]
-    results = map_seeds(RuntimeConfig, [(3,), (0,)], threads=2, processes=2)
+    assert list(map_workers(torch.get_num_threads, [()] * 3, threads=2, processes=2)) == [1, 1, 1]
+    assert list(map_workers(torch.get_num_threads, [()] * 2, threads=4, processes=2)) == [2, 2]
+    results = map_workers(RuntimeConfig, [(3,), (0,)], threads=2, processes=2)
     assert next(results).threads == 3
     with pytest.raises(ConfigError, match=r"^runtime.threads: must be a positive integer, got 0$"):
         next(results)  # a worker's error arrives as itself, one line naming the key
     import os
 
-    with pytest.raises(UserError, match=r"^_exit: a worker process died .*runtime.seed_processes: 1 runs the seeds"):
-        list(map_seeds(os._exit, [(1,), (1,)], threads=2, processes=2))  # a worker killed: a one-line error
+    with pytest.raises(UserError, match=r"^_exit: a worker process died .*runtime.worker_processes: 1 runs the models"):
+        list(map_workers(os._exit, [(1,), (1,)], threads=2, processes=2))  # a worker killed: a one-line error

@@ -72,21 +72,44 @@ def test_the_study_names_live_in_one_place():
     assert tuple(names["roles"]) == config.MODEL_ROLES and tuple(names["arms"]) == config.ARMS
     assert config.PARADIGMS[("se", "wc")] == "weak-to-strong improvement"
     assert all(arm in config.DATA_SOURCES and data in config.DATA_SOURCES for arm, data, _ in config.CONTROLS.values())
-    assert config.parse_model_name("student-wc-verified-2") == ("student", "wc-verified", 2)
-    assert config.parse_model_name(config.cell_name("se", "wc", 0)) == ("se", "wc", 0)
-    assert config.parse_model_name("se-wc-verified") == ("se", "wc-verified", None)  # every seed of the cell
-    assert config.parse_model_name("se-wc") == ("se", "wc", None)
+    assert config.parse_model_name("student-wc-verified") == ("student", "wc-verified")
+    assert config.parse_model_name(config.cell_name("se", "wc")) == ("se", "wc")
+    assert config.parse_model_name("wc") == ("wc", None)
     with pytest.raises(config.ConfigError, match="not a base model"):
         config.parse_model_name("se-teacher-0")
 
 
-def test_the_seeds_of_a_cell_share_its_stage_output_folder():
+def test_outputs_name_what_then_the_world_so_a_cell_depends_on_one_folder_per_input():
     from computematch import paths
 
-    assert paths.finetuned_model_dir("se-wc-verified-2") == Path("models/ft/se-wc-verified/seed-2")
-    assert paths.metrics_file("eval", "se-wc-0") == Path("metrics/eval/se-wc/seed-0.json")
-    assert paths.metrics_file("eval", "wc") == Path("metrics/eval/wc.json")
-    assert paths.metrics_file("sft", "wc-verified") == Path("metrics/sft/wc-verified.json")
+    assert paths.base_model_dir("se", 2) == Path("models/base/se/world-2")
+    assert paths.samples_file("wc", 0) == Path("data/sample/wc/world-0.jsonl")
+    assert paths.sft_file("wc-verified", 1) == Path("data/filter/wc-verified/world-1.jsonl")
+    assert paths.finetuned_model_dir("se-wc-verified", 1, 2) == Path("models/ft/se-wc-verified/world-1/seed-2")
+    assert paths.metrics_file("eval", "se-wc", 0, 0) == Path("metrics/eval/se-wc/world-0/seed-0.json")
+    assert paths.metrics_file("eval", "wc", 3) == Path("metrics/eval/wc/world-3.json")
+    assert paths.metrics_file("sft", "wc-verified", 0) == Path("metrics/sft/wc-verified/world-0.json")
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert dvc["finetune"]["outs"] == ["models/ft/${item.model}-${item.data}"]
-    assert "study.seeds" in dvc["finetune"]["params"] and "study.seeds" in dvc["evaluate"]["params"]
+    assert "models/base/${item.model}" in dvc["finetune"]["deps"] and "data/filter/${item.data}" in dvc["finetune"]["deps"]
+    for stage in ("finetune", "evaluate"):
+        assert {"study.worlds", "study.seeds"} <= set(dvc[stage]["params"])
+
+
+def test_a_world_is_every_seed_of_the_study_shifted_by_its_number():
+    params = config.parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
+    world = params.in_world(2)
+    assert (world.pretrain.seed, world.sampling.seed, world.evaluation.seed, world.judge.seed) == (
+        params.pretrain.seed + 2, params.sampling.seed + 2, params.evaluation.seed + 2, params.judge.seed + 2)
+    assert params.in_world(0) == params and config.world_seed(0, 3) == 3
+
+
+def test_per_world_stages_never_read_the_world_list():
+    """Adding a world must not rerun another world's base models or samples: the stages that make them are
+    generated per world (foreach / matrix over study.worlds) and do not list study.worlds among their params."""
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for stage in ("bootstrap", "sample", "filter", "judge", "evaluate-base"):
+        body = dvc[stage].get("do", dvc[stage])
+        worlds = dvc[stage].get("foreach") or dvc[stage]["matrix"]["world"]
+        assert worlds == "${study.worlds}", stage
+        assert not any(str(p).startswith("study") for p in body["params"]), stage

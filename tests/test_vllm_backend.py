@@ -230,8 +230,8 @@ def _workspace(root: Path, model_dir: Path, tiny_task) -> Path:
     finally:
         os.chdir(cwd)
     for role in ("wc", "se"):
-        shutil.copytree(model_dir, root / "models" / "base" / role)
-        (root / "models" / "base" / role / "card.json").write_text(json.dumps(
+        shutil.copytree(model_dir, root / "models" / "base" / role / "world-0")
+        (root / "models" / "base" / role / "world-0" / "card.json").write_text(json.dumps(
             {"weights_sha256": "tiny-vllm", "parameters": {"total": 10, "non_embedding": 10}}))
     task = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(TINY_TASK).items()}
     params = {"task": task, "models": {"wc": {"load": "x"}, "se": {"load": "y"}},
@@ -243,7 +243,7 @@ def _workspace(root: Path, model_dir: Path, tiny_task) -> Path:
 
 
 def _sample_command(root: Path):
-    return subprocess.Popen([sys.executable, "-m", "computematch.cli", "sample", "se"], cwd=root, text=True,
+    return subprocess.Popen([sys.executable, "-m", "computematch.cli", "sample", "se", "0"], cwd=root, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -266,8 +266,9 @@ def test_a_killed_real_engine_run_resumes_to_the_same_bytes(tmp_path, vllm_model
     assert 0 < drawn_before < total, f"the kill landed after {drawn_before} of {total} samples"
     run = _sample_command(killed)
     assert run.wait(timeout=600) == 0, run.stdout.read()
-    assert (killed / "data/sample/se.jsonl").read_bytes() == (whole / "data/sample/se.jsonl").read_bytes()
-    resumed = json.loads((killed / "metrics/sample/se.json").read_text())
+    samples = "data/sample/se/world-0.jsonl"
+    assert (killed / samples).read_bytes() == (whole / samples).read_bytes()
+    resumed = json.loads((killed / "metrics/sample/se/world-0.json").read_text())
     assert resumed["reused"] == drawn_before and resumed["batch_invariant"] is True
 
 
@@ -282,12 +283,13 @@ def test_the_judge_stage_runs_on_the_real_engine(tmp_path, vllm_model_dir, tiny_
     (root / "judge.txt").write_text("{question} {solution} #### {answer} VERDICT: ")  # fits the tiny context
     problems = tiny_task.make_splits()["train"]
     kept = [{"problem_id": p.id, "completion": p.solution, "steps_ok": True} for p in problems]
-    (root / "data" / "filter").mkdir(parents=True)
-    (root / "data" / "filter" / "se.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
-    run = subprocess.run([sys.executable, "-m", "computematch.cli", "judge", "se"], cwd=root, capture_output=True,
+    for arm in ("wc", "se"):
+        (root / "data" / "filter" / arm).mkdir(parents=True)
+        (root / "data" / "filter" / arm / "world-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    run = subprocess.run([sys.executable, "-m", "computematch.cli", "judge", "0"], cwd=root, capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads((root / "metrics" / "judge" / "se.json").read_text())
+    result = json.loads((root / "metrics" / "judge" / "se" / "world-0.json").read_text())
     assert result["enabled"] and result["sample_size"] == 6 and result["judged"] + result["unparsable"] == 6
     assert result["environment"]["sampling_backend"] == "vllm" and result["environment"]["vllm"] == "0.32.0"
 

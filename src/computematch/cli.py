@@ -31,7 +31,12 @@ PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", s
 ROLE = click.argument("role", type=click.Choice(MODEL_ROLES))
 ARM = click.argument("arm", type=click.Choice(ARMS))
 DATA = click.argument("data", type=click.Choice(DATA_SOURCES))
-SEEDS = click.argument("seeds", nargs=-1, type=click.IntRange(min=0))
+WORLD = click.argument("world", type=click.IntRange(min=0))
+# A cell's stage trains every world and seed of the study; these narrow it (`finetune se wc --world 3`).
+WORLDS = click.option("--world", "worlds", multiple=True, type=click.IntRange(min=0),
+                      help="Only this world (repeatable); default: every world of study.worlds.")
+SEEDS = click.option("--seed", "seeds", multiple=True, type=click.IntRange(min=0),
+                     help="Only this finetuning seed (repeatable); default: every seed of study.seeds.")
 
 
 def _params(path: str):
@@ -59,69 +64,77 @@ def prepare(params_path: str) -> None:
 
 
 @cli.command()
-@ROLE
+@WORLD
+@click.argument("roles", nargs=-1, type=click.Choice(MODEL_ROLES))
 @PARAMS_OPTION
-def bootstrap(role: str, params_path: str) -> None:
-    """Pretrain or resolve one base model into models/base/ROLE/."""
+def bootstrap(world: int, roles: tuple[str, ...], params_path: str) -> None:
+    """Pretrain or resolve world WORLD's base models (every role of `models`, or the ROLES given) into
+    models/base/ROLE/world-WORLD/, side by side on a CPU."""
     from computematch.stages import bootstrap as stage
 
-    stage.main(_params(params_path), role)
+    stage.main(_params(params_path), world, roles)
 
 
 @cli.command()
 @ARM
+@WORLD
 @PARAMS_OPTION
-def sample(arm: str, params_path: str) -> None:
-    """Draw the compute-matched samples of one arm."""
+def sample(arm: str, world: int, params_path: str) -> None:
+    """Draw the compute-matched samples of one arm in one world."""
     from computematch.stages import sample as stage
 
-    stage.main(_params(params_path), arm)
+    stage.main(_params(params_path), arm, world)
 
 
 @cli.command(name="filter")
 @ARM
+@WORLD
 @PARAMS_OPTION
-def filter_(arm: str, params_path: str) -> None:
-    """Keep correct samples as SFT data and write the data-quality metrics."""
+def filter_(arm: str, world: int, params_path: str) -> None:
+    """Keep correct samples as SFT data and write the data-quality metrics of one arm in one world."""
     from computematch.stages import filter as stage
 
-    stage.main(_params(params_path), arm)
+    stage.main(_params(params_path), arm, world)
 
 
 @cli.command()
-@ARM
+@WORLD
 @PARAMS_OPTION
-def judge(arm: str, params_path: str) -> None:
-    """Have an LLM judge the reasoning of a sample of ARM's kept solutions (judged FPR)."""
+def judge(world: int, params_path: str) -> None:
+    """Have an LLM judge the reasoning of a sample of each arm's kept solutions in WORLD (judged FPR)."""
     from computematch.stages import judge as stage
 
-    stage.main(_params(params_path), arm)
+    stage.main(_params(params_path), world)
 
 
 @cli.command()
 @ROLE
 @DATA
+@WORLDS
 @SEEDS
 @PARAMS_OPTION
-def finetune(role: str, data: str, seeds: tuple[int, ...], params_path: str) -> None:
-    """Finetune model ROLE on DATA once per seed: every seed of study.seeds, or the SEEDS given
-    (`finetune se wc`: weak-to-strong; `finetune se wc 1`: seed 1 only; DATA may be a control)."""
+def finetune(role: str, data: str, worlds: tuple[int, ...], seeds: tuple[int, ...], params_path: str) -> None:
+    """Finetune model ROLE on DATA in every world and seed of the study (`finetune se wc`: weak-to-strong;
+    `finetune se wc --world 1`: world 1 only; DATA may be a control)."""
     from computematch.stages import finetune as stage
 
-    stage.main(_params(params_path), role, data, seeds)
+    stage.main(_params(params_path), role, data, worlds, seeds)
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("names", nargs=-1, required=True)
+@WORLDS
+@SEEDS
 @PARAMS_OPTION
-def evaluate(name: str, params_path: str) -> None:
-    """Evaluate a base (`wc`) or finetuned model on the test split: `se-wc-0` (ROLE-DATA-SEED) is one seed,
-    `se-wc` every seed of study.seeds."""
+def evaluate(names: tuple[str, ...], worlds: tuple[int, ...], seeds: tuple[int, ...], params_path: str) -> None:
+    """Evaluate base models (`wc`) or finetuning cells (`se-wc`: every world and seed) on the test split:
+    `evaluate student wc se --world 0` is world 0's base models."""
     from computematch.config import parse_model_name
     from computematch.stages import evaluate as stage
 
-    parse_model_name(name)  # an unknown name fails here, in one line
-    stage.main(_params(params_path), name)
+    for name in names:
+        parse_model_name(name)  # an unknown name fails here, in one line
+    stage.main(_params(params_path), names, worlds, seeds)
 
 
 @cli.command()
@@ -134,12 +147,13 @@ def report(params_path: str) -> None:
 
 
 @cli.command()
+@click.option("--world", default=0, show_default=True, type=click.IntRange(min=0), help="Whose base models.")
 @PARAMS_OPTION
-def budget(params_path: str) -> None:
-    """Print the compute-matched plan (and the measured FLOPs once sampled)."""
+def budget(world: int, params_path: str) -> None:
+    """Print the compute-matched plan (and the measured FLOPs once sampled) of one world."""
     from computematch.plan import render_plan
 
-    click.echo(render_plan(_params(params_path)))
+    click.echo(render_plan(_params(params_path), world))
 
 
 def main() -> None:

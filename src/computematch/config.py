@@ -54,29 +54,36 @@ def arm_of(data_source: str) -> str:
     return data_source.split("-")[0]
 
 
-def cell_name(role: str, data: str, seed: int) -> str:
-    """One seed of a finetuning cell: model ROLE trained on DATA with seed SEED ('se-wc-0'); its folder, MLflow
-    run and metrics file carry this name (paths.seeded), its DVC stage the cell's ('finetune@se-wc')."""
-    return f"{role}-{data}-{seed}"
+def cell_name(role: str, data: str) -> str:
+    """A finetuning cell: model ROLE trained on DATA ('se-wc'); its DVC stages are finetune@se-wc and evaluate@se-wc."""
+    return f"{role}-{data}"
 
 
-def split_seed(name: str) -> tuple[str, int | None]:
-    """A name's trailing seed: 'se-wc-0' -> ('se-wc', 0); without one ('se-wc', 'wc-verified') -> (name, None)."""
-    cell, _, seed = name.rpartition("-")
-    return (cell, int(seed)) if cell and seed.isdigit() else (name, None)
+def world_seed(seed: int, world: int) -> int:
+    """The seed a world draws with: every seed of the study (pretraining, sampling, finetuning, evaluation, judge)
+    shifted by the world's number, so world 0 is the single draw the study made before worlds, and world w's base
+    models are those of pretraining seed w (README, calibration table)."""
+    return seed + world
 
 
-def parse_model_name(name: str) -> tuple[str, str | None, int | None]:
-    """(role, data, seed) of an evaluated model: a base role ('wc': data and seed None), one seed of a cell
-    ('se-wc-verified-1') or every seed of a cell ('se-wc': seed None)."""
+def world_name(world: int) -> str:
+    return f"world-{world}"
+
+
+def member_name(cell: str, world: int, seed: int) -> str:
+    """One trained model of a cell: its folder below models/ft/, metrics file and MLflow run ('se-wc/world-0/seed-0')."""
+    return f"{cell}/{world_name(world)}/seed-{seed}"
+
+
+def parse_model_name(name: str) -> tuple[str, str | None]:
+    """(role, data) of an evaluated model: a base role ('wc': data None) or a finetuning cell ('se-wc-verified')."""
     if name in MODEL_ROLES:
-        return name, None, None
-    cell, seed = split_seed(name)
-    role, _, data = cell.partition("-")
+        return name, None
+    role, _, data = name.partition("-")
     if role not in MODEL_ROLES or data not in DATA_SOURCES:
         raise ConfigError(f"model {name!r}: not a base model ({', '.join(MODEL_ROLES)}) nor a finetuning cell "
-                          f"ROLE-DATA[-SEED] with DATA one of {', '.join(DATA_SOURCES)}")
-    return role, data, seed
+                          f"ROLE-DATA with DATA one of {', '.join(DATA_SOURCES)}")
+    return role, data
 
 
 def check_name(kind: str, name: str, known: tuple[str, ...]) -> str:
@@ -423,7 +430,7 @@ class RuntimeConfig:
     cpu_kv_cache_gib: int = 1  # vllm on CPU: KV cache size (unset, vLLM would take most of the machine's RAM)
     processes: int = 1  # finetuning processes (ranks); > 1 trains data-parallel (gloo on CPU, NCCL on GPUs)
     distributed_timeout_s: int = 300  # a rank that stops answering fails the run after this long
-    seed_processes: int | str = "auto"  # seeds of a cell run at once (runtime.seed_processes); auto: all on a CPU
+    worker_processes: int | str = "auto"  # models a stage trains or evaluates at once; auto: all on a CPU
 
     def __post_init__(self):
         _positive_int("runtime.threads", self.threads)
@@ -436,20 +443,23 @@ class RuntimeConfig:
         _positive_int("runtime.cpu_kv_cache_gib", self.cpu_kv_cache_gib)
         _positive_int("runtime.processes", self.processes)
         _positive_int("runtime.distributed_timeout_s", self.distributed_timeout_s)
-        if self.seed_processes != "auto" and (not _is_int(self.seed_processes) or self.seed_processes < 1):
-            _fail("runtime.seed_processes", f"must be 'auto' or a positive integer, got {self.seed_processes!r}")
+        if self.worker_processes != "auto" and (not _is_int(self.worker_processes) or self.worker_processes < 1):
+            _fail("runtime.worker_processes", f"must be 'auto' or a positive integer, got {self.worker_processes!r}")
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """Which finetuning cells run: every setup once per seed, and the controls (CONTROLS) for some models."""
+    """Which worlds and finetuning cells run. A world is an independent draw of everything random in the study
+    (world_seed); the verdicts are intervals over worlds. Inside a world every cell trains once per seed."""
 
-    seeds: tuple[int, ...] = (0, 1, 2)  # finetuning seeds (SFTConfig `seed`); verdicts are intervals over them
+    worlds: tuple[int, ...] = (0, 1, 2)  # independent draws: base models, samples, finetuning, evaluation
+    seeds: tuple[int, ...] = (0,)  # finetuning seeds inside a world (TRL's `seed`, shifted by the world)
     controls: tuple[str, ...] = ("wc-matched", "wc-verified", "se-verified")  # control data sources finetuned on
     control_models: tuple[str, ...] = ("se",)  # the models the controls finetune
 
     def __post_init__(self):
-        for key, values, known in (("seeds", self.seeds, None), ("controls", self.controls, DATA_SOURCES[2:]),
+        for key, values, known in (("worlds", self.worlds, None), ("seeds", self.seeds, None),
+                                    ("controls", self.controls, DATA_SOURCES[2:]),
                                     ("control_models", self.control_models, MODEL_ROLES)):
             if not isinstance(values, (list, tuple)):
                 _fail(f"study.{key}", f"must be a list, got {values!r}")
@@ -460,9 +470,10 @@ class StudyConfig:
                     _positive_int(f"study.{key}", value, allow_zero=True)
                 elif value not in known:
                     _fail(f"study.{key}", f"unknown {value!r} (known: {', '.join(known)})")
-        if not self.seeds:
-            _fail("study.seeds", "must list at least one seed")
-        for key in ("seeds", "controls", "control_models"):
+        for key in ("worlds", "seeds"):
+            if not getattr(self, key):
+                _fail(f"study.{key}", f"must list at least one {key[:-1]}")
+        for key in ("worlds", "seeds", "controls", "control_models"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
 
 
@@ -519,6 +530,13 @@ class Params:
         if role not in self.models:
             raise ConfigError(f"models.{role}: unknown model key (known: {', '.join(self.models) or 'none'})")
         return self.models[role]
+
+    def in_world(self, world: int) -> "Params":
+        """These params as world `world` draws them: every seed shifted by world_seed (finetuning's seeds are
+        shifted where a cell's seed is chosen, stages/finetune.py)."""
+        shift = lambda section: dataclasses.replace(section, seed=world_seed(section.seed, world))  # noqa: E731
+        return dataclasses.replace(self, pretrain=shift(self.pretrain), sampling=shift(self.sampling),
+                                   evaluation=shift(self.evaluation), judge=shift(self.judge))
 
     def fingerprint(self) -> str:
         """A short hash of every parameter: the group id of one pipeline configuration in MLflow."""

@@ -19,8 +19,14 @@ CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 
 
 def cpu_defaults(cuda: bool) -> dict:
-    """SFTConfig values that differ from TRL's defaults on a CPU (TRL defaults to bf16 and gradient checkpointing)."""
-    base = {"report_to": "none", "save_strategy": "steps", "save_only_model": True, "disable_tqdm": True}
+    """SFTConfig values that differ from TRL's defaults on a CPU (TRL defaults to bf16 and gradient checkpointing).
+
+    `ddp_find_unused_parameters: False`: full finetuning of a causal LM gives every parameter a gradient at every
+    step, so data-parallel ranks need not search the graph for unused ones (the Trainer's default, True for a
+    model without gradient checkpointing, costs that extra traversal and warns about it). Set it true in
+    `finetune:` for a model with frozen or unused parameters."""
+    base = {"report_to": "none", "save_strategy": "steps", "save_only_model": True, "disable_tqdm": True,
+            "ddp_find_unused_parameters": False}
     if cuda:
         return base
     return {**base, "use_cpu": True, "bf16": False, "gradient_checkpointing": False, "dataloader_pin_memory": False}

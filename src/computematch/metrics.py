@@ -121,23 +121,24 @@ def t_quantile_975(degrees: int) -> float:
     return next((T_975[d] for d in sorted(T_975) if d >= degrees), 1.96)  # conservative between table rows
 
 
-def seed_interval(values: Sequence[float]) -> dict:
-    """Mean over seeds and its 95% t-interval (Student 1908): mean ± t(0.975, n-1) · s / √n. With one seed
-    there is no interval (low and high None). For paired WC − SE gains pass the per-seed differences."""
+def world_interval(values: Sequence[float]) -> dict:
+    """Mean over worlds (independent draws of everything random) and its 95% t-interval (Student 1908):
+    mean ± t(0.975, n-1) · s / √n. With one world there is no interval (low and high None). For paired WC − SE
+    gains pass the per-world differences; a world's several finetuning seeds are averaged before they get here."""
     n = len(values)
     centre = mean(values)
     if n < 2:
-        return {"mean": centre, "low": None, "high": None, "seeds": n}
+        return {"mean": centre, "low": None, "high": None, "worlds": n}
     spread = t_quantile_975(n - 1) * math.sqrt(sum((v - centre) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
-    return {"mean": centre, "low": centre - spread, "high": centre + spread, "seeds": n}
+    return {"mean": centre, "low": centre - spread, "high": centre + spread, "worlds": n}
 
 
-def seed_verdict(interval: dict, expected_sign: int) -> str:
+def interval_verdict(interval: dict, expected_sign: int) -> str:
     """'agrees' / 'disagrees' with the paper only when the interval excludes 0 in its direction / the other; 'tie'
-    otherwise (and with one seed: no interval, no verdict). Without a claim (sign 0): which data won, or 'tie'."""
+    otherwise (and with one world: no interval, no verdict). Without a claim (sign 0): which data won, or 'tie'."""
     low, high = interval["low"], interval["high"]
     if low is None:
-        return "tie (one seed: no interval)"
+        return "tie (one world: no interval)"
     if low <= 0 <= high:
         return "tie"
     sign = 1 if low > 0 else -1

@@ -220,7 +220,7 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
 
 
 def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task, splits: dict,
-                  on_log: Callable[[int, float], None] | None = None, device: str = "cpu") -> dict:
+                  device: str = "cpu") -> dict:
     """Pretrain spec's Llama on the corpus split and save it with its tokenizer in `directory`; the card's facts.
 
     With `spec.stop_at_accuracy`, training stops at the first validation check that reaches it."""
@@ -230,7 +230,7 @@ def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task
     corpus = splits["corpus"]
     score = None if spec.stop_at_accuracy is None else greedy_scorer(task, splits["val"], tokenizer, device)
     model, stats = pretrain(spec.pretrain, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus],
-                            config, on_log=on_log, desc=f"pretrain@{spec.role}", score=score,
+                            config, desc=f"pretrain@{spec.role}", score=score,
                             stop_at=spec.stop_at_accuracy)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)

@@ -1,8 +1,13 @@
-"""Where each stage reads and writes, relative to the repository root (dvc.yaml says the same)."""
+"""Where each stage reads and writes, relative to the repository root (dvc.yaml says the same).
+
+What comes first, then the world: models/base/wc/world-0, data/filter/wc/world-0.jsonl, so that a finetuning
+cell depends on one folder per input (models/base/se, data/filter/wc) whatever the worlds, and a world's stages
+write only inside their own world's files.
+"""
 
 from pathlib import Path
 
-from computematch.config import split_seed
+from computematch.config import member_name, world_name
 
 DATA = Path("data")
 MODELS = Path("models")
@@ -16,35 +21,28 @@ def split_file(split: str) -> Path:
     return DATA / "prepare" / f"{split}.jsonl"
 
 
-def base_model_dir(role: str) -> Path:
-    return MODELS / "base" / role
+def base_model_dir(role: str, world: int) -> Path:
+    return MODELS / "base" / role / world_name(world)
 
 
-def samples_file(arm: str) -> Path:
-    return DATA / "sample" / f"{arm}.jsonl"
+def samples_file(arm: str, world: int) -> Path:
+    return DATA / "sample" / arm / f"{world_name(world)}.jsonl"
 
 
-def sft_file(arm: str) -> Path:
-    return DATA / "filter" / f"{arm}.jsonl"
+def sft_file(source: str, world: int) -> Path:
+    return DATA / "filter" / source / f"{world_name(world)}.jsonl"
 
 
-def seeded(name: str) -> Path:
-    """Where a seed of a finetuning cell lives below its stage's folder: 'se-wc-0' -> se-wc/seed-0.
-
-    One DVC stage trains (or evaluates) every seed of a cell, so its seeds share the stage's output folder;
-    other names ('wc', 'wc-verified') map to themselves."""
-    cell, seed = split_seed(name)
-    return Path(name) if seed is None else Path(cell) / f"seed-{seed}"
+def metrics_file(stage: str, name: str, world: int, seed: int | None = None) -> Path:
+    """metrics/STAGE/NAME/world-W.json, or metrics/STAGE/CELL/world-W/seed-S.json for one member of a cell."""
+    return METRICS / stage / (f"{member_name(name, world, seed)}.json" if seed is not None
+                              else f"{name}/{world_name(world)}.json")
 
 
-def metrics_file(stage: str, name: str) -> Path:
-    return METRICS / stage / f"{seeded(name)}.json"
+def finetuned_model_dir(cell: str, world: int, seed: int) -> Path:
+    return MODELS / "ft" / member_name(cell, world, seed)
 
 
-def finetuned_model_dir(name: str) -> Path:
-    return MODELS / "ft" / seeded(name)
-
-
-def model_dir(name: str) -> Path:
-    """A base model ('wc') or a finetuned one ('se-wc-0': SE trained on WC data, seed 0)."""
-    return finetuned_model_dir(name) if "-" in name else base_model_dir(name)
+def model_dir(name: str, world: int, seed: int | None = None) -> Path:
+    """A base model ('wc', seed None) or one member of a finetuning cell ('se-wc': SE trained on WC data)."""
+    return base_model_dir(name, world) if seed is None else finetuned_model_dir(name, world, seed)

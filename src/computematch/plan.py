@@ -1,6 +1,6 @@
 """`computematch budget`: the compute-matched plan before sampling, and the measured ledger after it.
 
-    print(render_plan(load_params("params.yaml")))
+    print(render_plan(load_params("params.yaml"), world=0))
 
 Not a DVC stage: it reads whatever exists (cards, splits, sample metrics) and renders budget.py's numbers.
 """
@@ -15,9 +15,9 @@ from computematch.config import ARMS, ConfigError, Params
 from computematch.models import count_parameters_from_config, llama_config, load_card
 
 
-def planned_parameters(params: Params, role: str) -> dict[str, int]:
+def planned_parameters(params: Params, role: str, world: int) -> dict[str, int]:
     """Parameter counts from the card when the model exists, else from its architecture (no weights)."""
-    model_dir = paths.base_model_dir(role)
+    model_dir = paths.base_model_dir(role, world)
     if (model_dir / "card.json").exists():
         return load_card(model_dir)["parameters"]
     spec = params.model(role)
@@ -37,14 +37,14 @@ def planned_parameters(params: Params, role: str) -> dict[str, int]:
     return count_parameters_from_config(AutoConfig.from_pretrained(resolve_source(spec)))
 
 
-def gold_solution_tokens(role: str) -> float | None:
+def gold_solution_tokens(role: str, world: int) -> float | None:
     """W assumed by the paper: the mean length of a gold solution (+ EOS) in the model's tokens."""
     from computematch.splits import read_split
 
     if not paths.split_file("train").exists():
         return None
     solutions = [p.solution for p in read_split("train")]
-    model_dir = paths.base_model_dir(role)
+    model_dir = paths.base_model_dir(role, world)
     if (model_dir / "tokenizer.json").exists() or (model_dir / "tokenizer_config.json").exists():
         from transformers import AutoTokenizer
 
@@ -53,12 +53,13 @@ def gold_solution_tokens(role: str) -> float | None:
     return mean(len(s) + 1 for s in solutions)  # no tokenizer yet (bootstrap not run): characters, an upper bound
 
 
-def render_plan(params: Params) -> str:
+def render_plan(params: Params, world: int = 0) -> str:
+    """The plan of one world (the worlds differ only in their base models' parameters where those differ)."""
     from computematch.io import read_json
 
-    counts = {role: planned_parameters(params, role) for role in ARMS}
+    counts = {role: planned_parameters(params, role, world) for role in ARMS}
     chosen = {role: counts[role][params.budget.param_count] for role in counts}
-    widths = {role: gold_solution_tokens(role) or 0.0 for role in counts}
+    widths = {role: gold_solution_tokens(role, world) or 0.0 for role in counts}
     problems = params.task.train_size
     arms = plan(params.budget, chosen, problems, widths)
     budget = params.budget
@@ -70,7 +71,7 @@ def render_plan(params: Params) -> str:
              f"{'arm':<4} {'P':>14} {'S':>4} {'problems':>9} {'W (gold)':>9} {'expected FLOPs':>15} "
              f"{'expected $':>11} {'measured FLOPs':>15}"]
     for role, arm in arms.items():
-        measured_path = paths.metrics_file("sample", role)
+        measured_path = paths.metrics_file("sample", role, world)
         measured = f"{read_json(measured_path)['flops'][budget.param_count]:.3e}" if measured_path.exists() else "-"
         dollars = "-" if arm.dollars is None else f"{arm.dollars:.4f}"
         lines.append(f"{role:<4} {arm.parameters:>14,} {arm.samples_per_problem:>4} {problems:>9} "

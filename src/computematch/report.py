@@ -1,7 +1,10 @@
 """The paper's tables and plots from this run's metrics: pure functions from metric dicts to Markdown / PNG.
 
     from computematch.report import render_report
-    text = render_report(data={"wc": ..., "se": ...}, evals={"wc": ..., "se-wc": ...}, bases={...})
+    text = render_report(data={"wc": ..., "se": ...}, evals={"wc": ..., "se-wc": ...}, bases={...}, study=...)
+
+The headline numbers come from the study summary (study.py): means over worlds with 95% intervals. The detail
+tables (by budget level, by difficulty, every model) show means over worlds (study.average_records).
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from collections import Counter
 from pathlib import Path
 
 from computematch.budget import matched_level
-from computematch.config import CONTROLS, SETUPS
+from computematch.config import ARMS, CONTROLS, SETUPS, cell_name
+from computematch.metrics import interval_verdict
 from computematch.study import METRIC
 
 # Relative gain of finetuning on WC over SE data reported by Bansal et al. (2024) for Gemma2-9B vs 27B data,
@@ -56,7 +60,7 @@ def difficulty_table(data: dict) -> list[str]:
 
 
 def _interval(interval: dict | None, digits: int = 1) -> str:
-    """'+2.3 [−0.4, +5.0]' in points: a mean over seeds and its 95% interval."""
+    """'+2.3 [−0.4, +5.0]' in points: a mean over worlds and its 95% interval."""
     if not interval:
         return "n/a"
     text = f"{100 * interval['mean']:+.{digits}f}"
@@ -70,9 +74,9 @@ def _mean(interval: dict | None) -> str:
 
 
 def setups_table(study: dict) -> tuple[list[str], list[str]]:
-    """The paper's Table 1 with seeds: WC − SE gain as a mean over seeds and its 95% interval, and the verdict."""
-    seeds = len(study["seeds"])
-    lines = [f"| setup | base | on WC data | on SE data | WC − SE gain, points (95% CI over {seeds} seeds) "
+    """The paper's Table 1 over worlds: WC − SE gain as a mean over worlds and its 95% interval, and the verdict."""
+    worlds = len(study["worlds"])
+    lines = [f"| setup | base | on WC data | on SE data | WC − SE gain, points (95% CI over {worlds} worlds) "
              "| relative | paper: relative gain, MATH low / high | paper: GSM8K low / high | verdict |",
              "|---|---|---|---|---|---|---|---|---|"]
     findings = []
@@ -80,11 +84,12 @@ def setups_table(study: dict) -> tuple[list[str], list[str]]:
     for setup, role, wc_paradigm, se_paradigm in SETUPS:
         row, paper = study["setups"][setup], PAPER_GAINS[setup]
         relative = row.get("relative_gain")
-        lines.append(f"| {setup} | {_pct(study['base'].get(role))} | {_mean(row.get('wc'))} | {_mean(row.get('se'))} "
+        lines.append(f"| {setup} | {_mean(study['base']['models'][role][METRIC])} | {_mean(row.get('wc'))} "
+                     f"| {_mean(row.get('se'))} "
                      f"| {_interval(row.get('gain'))} | {'n/a' if relative is None else f'{100 * relative:+.1f}%'} "
                      f"| {fmt(paper['MATH'])} | {fmt(paper['GSM8K'])} | {row['verdict']} |")
         findings.append(f"- {setup} ({wc_paradigm} on WC data vs {se_paradigm} on SE data): WC − SE "
-                        f"{_interval(row.get('gain'))} points {METRIC} over seeds {row['seeds']}: {row['verdict']}.")
+                        f"{_interval(row.get('gain'))} points {METRIC} over worlds {row['worlds']}: {row['verdict']}.")
     return lines, findings
 
 
@@ -96,7 +101,7 @@ CONTROL_TEXT = {
 
 
 def controls_table(study: dict) -> list[str]:
-    """Each control that ran, per model, with the same seed intervals; the ones that did not, and how to run them."""
+    """Each control that ran, per model, with the same world intervals; the ones that did not, and how to run them."""
     lines = ["| control | model | on WC data | on SE data | WC − SE gain, points (95% CI) | paper | verdict |",
              "|---|---|---|---|---|---|---|"]
     for control, by_model in study["controls"].items():
@@ -112,35 +117,108 @@ def controls_table(study: dict) -> list[str]:
     return lines
 
 
-def training_table(data: dict, finetunes: dict, study: dict) -> list[str]:
-    """Sampling FLOPs of each arm beside the finetuning FLOPs spent on its data (mean over seeds, 6·P per token)."""
-    lines = ["| model | data | sampling FLOPs (data) | finetuning FLOPs (mean over seeds) | trained tokens |",
-             "|---|---|---|---|---|"]
+def training_table(data: dict, finetunes: dict) -> list[str]:
+    """Sampling FLOPs of each arm beside the finetuning FLOPs spent on its data (means over worlds, 6·P per token).
+    `finetunes`: cell -> its members' finetune metrics averaged over worlds and seeds."""
+    lines = ["| model | data | sampling FLOPs (data) | finetuning FLOPs | trained tokens |", "|---|---|---|---|---|"]
     for _, role, *_ in SETUPS:
-        for arm in ("wc", "se"):
-            cells = [finetunes.get(f"{role}-{arm}-{seed}") for seed in study["seeds"]]
-            cells = [c for c in cells if c and c.get("training_flops")]
-            if not cells:
+        for arm in ARMS:
+            cell = finetunes.get(cell_name(role, arm))
+            if not cell or not cell.get("training_flops"):
                 continue
-            flops = sum(c["training_flops"]["non_embedding"] for c in cells) / len(cells)
-            tokens = sum(c["trained_tokens"] for c in cells) / len(cells)
-            lines.append(f"| {role} | {arm.upper()} | {data[arm]['flops']:.3g} | {flops:.3g} | {tokens:,.0f} |")
+            lines.append(f"| {role} | {arm.upper()} | {data[arm]['flops']:.3g} | "
+                         f"{cell['training_flops']['non_embedding']:.3g} | {cell['trained_tokens']:,.0f} |")
     return lines
 
 
-def data_findings(data: dict) -> list[str]:
-    wc, se = data["wc"], data["se"]
+DATA_LABELS = {"coverage": ("coverage", 100, "points"), "diversity": ("diversity", 1, "unique correct solutions"),
+               "fpr": ("FPR", 100, "points")}
+PAPER_SIGNS = {"coverage": +1, "diversity": +1, "fpr": +1}  # the paper: WC higher on each
+
+
+def _scaled(interval: dict | None, scale: float, digits: int = 2) -> str:
+    """'+2.31 [−0.40, +5.02]': a mean over worlds and its 95% interval, times `scale`."""
+    if not interval:
+        return "n/a"
+    text = f"{scale * interval['mean']:+.{digits}f}"
+    if interval.get("low") is None:
+        return text
+    return f"{text} [{scale * interval['low']:+.{digits}f}, {scale * interval['high']:+.{digits}f}]"
+
+
+def data_findings(study: dict) -> list[str]:
+    """WC − SE in each data quantity, paired by world, and the verdict its interval gives."""
     out = []
-    for key, label, sign in (("coverage", "coverage", 1), ("diversity", "diversity", 1), ("fpr", "FPR", 1)):
-        a, b = wc[key], se[key]
-        if a is None or b is None:
+    for key, (label, scale, unit) in DATA_LABELS.items():
+        difference = study["data"][key]["wc_minus_se"]
+        if not difference:
             continue
-        relation = "higher" if a > b else "lower" if a < b else "equal"
-        agrees = "agrees with" if (a - b) * sign > 0 else "disagrees with"
-        out.append(f"- WC {label} is {relation} than SE's at matched compute ({a:.3f} vs {b:.3f}): {agrees} the paper.")
-    ratio = wc["flops"] / se["flops"] if se["flops"] else float("nan")
-    out.append(f"- Measured sampling FLOPs WC / SE = {ratio:.2f} (the paper assumes 1: equal solution lengths).")
+        verdict = interval_verdict(difference, PAPER_SIGNS[key])
+        out.append(f"- {label}, WC − SE at matched compute: {_scaled(difference, scale)} {unit} over worlds: "
+                   f"{verdict} with the paper (WC higher).")
+    flops = study["data"]["flops"]
+    ratios = [flops["wc"]["by_world"][w] / flops["se"]["by_world"][w] for w in flops["se"]["by_world"]
+              if flops["se"]["by_world"][w]] if flops["wc"] and flops["se"] else []
+    if ratios:
+        out.append(f"- Measured sampling FLOPs WC / SE = {min(ratios):.2f}–{max(ratios):.2f} over worlds "
+                   "(the paper assumes 1: equal solution lengths).")
     return out
+
+
+def data_interval_table(study: dict) -> list[str]:
+    """Every data quantity of both arms and their difference, as means over worlds with 95% intervals."""
+    worlds = len(study["worlds"])
+    lines = [f"| quantity (95% CI over {worlds} worlds) | WC | SE | WC − SE |", "|---|---|---|---|"]
+    for key, label, scale in (("coverage", "coverage (%)", 100), ("diversity", "diversity", 1),
+                              ("verified_diversity", "verified diversity", 1), ("fpr", "FPR (%)", 100)):
+        row = study["data"][key]
+        lines.append(f"| {label} | {_scaled(row['wc'], scale)} | {_scaled(row['se'], scale)} "
+                     f"| {_scaled(row['wc_minus_se'], scale)} |")
+    flops = study["data"]["flops"]
+    if flops["wc"] and flops["se"]:
+        lines.append(f"| sampling FLOPs ({study['data']['flops_by_param_count']}) | {flops['wc']['mean']:.3g} "
+                     f"| {flops['se']['mean']:.3g} | {flops['wc_minus_se']['mean']:+.3g} |")
+    guess = study["data"]["guessing_baseline"]
+    if guess:
+        lines.append(f"| guessing baseline, coverage (%) | {_scaled(guess, 100)} | | |")
+    return lines
+
+
+def base_table(study: dict) -> list[str]:
+    """The base models' test accuracy over worlds, and WC's greedy accuracy over SE's."""
+    base, worlds = study["base"], len(study["worlds"])
+    lines = [f"| base model | test {METRIC} (%, 95% CI over {worlds} worlds) | test greedy (%) | pretrained here |",
+             "|---|---|---|---|"]
+    for role, row in base["models"].items():
+        lines.append(f"| {role} | {_scaled(row[METRIC], 100, 1)} | {_scaled(row['greedy'], 100, 1)} "
+                     f"| {'yes' if base['pretrained'][role] else 'no (`load:`): a world varies sampling and finetuning only'} |")
+    lines.append(f"| WC / SE (greedy) | {_scaled(base['wc_over_se'], 1)} | | |")
+    return lines
+
+
+def calibration_table(study: dict) -> list[str]:
+    """Each world's base models against the calibration targets, and how many worlds meet each target."""
+    calibration = study["calibration"]
+    low, high = calibration["targets"]["wc_over_se"]
+    fpr_low, fpr_high = calibration["targets"]["wc_fpr"]
+    gap_low, gap_high = calibration["targets"]["fpr_gap"]
+    mark = lambda ok: "" if ok is None else (" ✓" if ok else " ✗")  # noqa: E731
+    lines = [f"| world | student greedy (step) | WC greedy (step) | SE greedy (step) | WC / SE ({low:g}–{high:g}) "
+             f"| coverage WC / SE | FPR WC ({_pct(fpr_low, 0)}–{_pct(fpr_high, 0)}) / SE "
+             f"| FPR gap ({_pct(gap_low, 0)}–{_pct(gap_high, 0)} points) |", "|---|---|---|---|---|---|---|---|"]
+    for world, row in calibration["by_world"].items():
+        greedy, steps, meets = row["greedy"], row["pretrain_steps"], row["meets"]
+        models = [f"{_pct(greedy.get(role))} ({steps.get(role) or 'loaded'})" for role in ("student", "wc", "se")]
+        ratio = "n/a" if row["wc_over_se"] is None else f"{row['wc_over_se']:.2f}"
+        gap = "n/a" if row["fpr_gap"] is None else f"{100 * row['fpr_gap']:.1f}"
+        lines.append(f"| {world} | {' | '.join(models)} | {ratio}{mark(meets['wc_over_se'])} "
+                     f"| {_pct(row['coverage']['wc'])} / {_pct(row['coverage']['se'])} "
+                     f"| {_pct(row['fpr']['wc'])}{mark(meets['wc_fpr'])} / {_pct(row['fpr']['se'])} "
+                     f"| {gap}{mark(meets['fpr_gap'])} |")
+    met, n = calibration["worlds_meeting"], calibration["worlds"]
+    lines += ["", f"Worlds meeting each target: WC / SE {met['wc_over_se']} of {n}, WC FPR {met['wc_fpr']} of {n}, "
+                  f"FPR gap {met['fpr_gap']} of {n}."]
+    return lines
 
 
 def accuracy_table(evals: dict) -> list[str]:
@@ -258,25 +336,32 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
                   finetunes: dict | None = None, judges: dict | None = None,
                   environments: dict[str, dict] | None = None,
                   temperatures: dict[str, float] | None = None) -> str:
-    """`temperatures`: {"sampling": T, "evaluation": T}, stated beside the paper's when given."""
+    """`data`, `evals`, `bases`, `finetunes`, `judges`: each quantity's record averaged over worlds (and seeds),
+    keyed by arm, model or cell; `study`: the summary over worlds (study.py). `temperatures`: {"sampling": T,
+    "evaluation": T}, stated beside the paper's when given."""
     setups, setup_findings = setups_table(study)
-    base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,}" for role in bases)
+    base_line = ", ".join(f"{role} {bases[role]['parameters']['non_embedding']:,.0f}" for role in bases)
     guess = data["se"].get("guessing_baseline")
     parts = [
         "# computematch report",
         "",
         f"Base models (non-embedding parameters): {base_line}. Sampling: S_SE = {data['se']['samples_per_problem']}, "
         f"S_WC = {data['wc']['samples_per_problem']} per problem on {data['se']['by_budget']['1']['problems']} "
-        f"train problems{temperature_note(temperatures)}. Test problems: {problems}. Finetuning seeds: "
-        f"{study['seeds']}. Accuracies in %; gains in points, as a mean over seeds with a 95% Student-t interval "
-        f"(paired by seed).",
+        f"train problems{temperature_note(temperatures)}. Test problems: {problems}. Worlds (independent draws of "
+        f"the base models, samples, finetuning and evaluation): {study['worlds']}, with finetuning seeds "
+        f"{study['seeds_per_world']} in each. Accuracies in %; gains in points, as a mean over worlds with a 95% "
+        "Student-t interval (paired within a world). Detail tables show means over worlds.",
         "",
         "## Where this run agrees or disagrees with the paper",
         "",
-        *data_findings(data),
+        *data_findings(study),
         *setup_findings,
         "",
         "## (a) Data quality, WC vs SE, at compute-matched budget levels",
+        "",
+        *data_interval_table(study),
+        "",
+        "By budget level (means over worlds):",
         "",
         *data_table(data),
         "",
@@ -295,6 +380,12 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         *hygiene_lines(data),
         "",
         *judge_table(judges or {}),
+        "## Base models and their calibration, world by world",
+        "",
+        *base_table(study),
+        "",
+        *calibration_table(study),
+        "",
         f"## (b) Finetuning setups ({METRIC} on the test split)",
         "",
         *setups,
@@ -305,9 +396,9 @@ def render_report(data: dict, evals: dict, bases: dict, plots: list[str], proble
         "",
         "### Compute: sampling and finetuning",
         "",
-        *training_table(data, finetunes or {}, study),
+        *training_table(data, finetunes or {}),
         "",
-        "All evaluated models:",
+        "All evaluated models (means over worlds):",
         "",
         *accuracy_table(evals),
         "",
@@ -337,7 +428,7 @@ def _save_plot(plt, figure, axes, xlabel: str, ylabel: str, path: Path) -> Path:
 
 def make_plots(data: dict, study: dict, directory: Path) -> list[Path]:
     """coverage@k and diversity@k against sampling FLOPs; coverage and FPR by level with the guessing baseline;
-    accuracy per setup and data source with the seed intervals as error bars."""
+    accuracy per setup and data source with the world intervals as error bars."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -371,15 +462,15 @@ def make_plots(data: dict, study: dict, directory: Path) -> list[Path]:
         heights, errors = [], []
         for setup, role, *_ in SETUPS:
             row = study["setups"][setup]
-            interval = None if offset == 0 else row.get("wc" if offset == 1 else "se")
-            value = study["base"].get(role) if offset == 0 else (interval or {}).get("mean")
+            interval = study["base"]["models"][role][METRIC] if offset == 0 else row.get("wc" if offset == 1 else "se")
+            value = (interval or {}).get("mean")
             heights.append(100 * (value or 0))
             low = (interval or {}).get("low")
             errors.append(0 if low is None else 100 * (interval["mean"] - low))
         axes.bar([i + (offset - 1) * width for i in range(len(SETUPS))], heights, width, yerr=errors, capsize=3,
                  label=label)
     axes.set_xticks(range(len(SETUPS)), [setup for setup, *_ in SETUPS])
-    axes.set_ylabel(f"test {METRIC} (%), 95% CI over seeds")
+    axes.set_ylabel(f"test {METRIC} (%), 95% CI over worlds")
     axes.legend()
     figure.tight_layout()
     written.append(directory / "accuracy.png")

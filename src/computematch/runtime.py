@@ -1,9 +1,10 @@
 """Where torch runs: the thread count and the device, applied once at the start of a stage that uses torch;
-and the seeds of a cell run side by side in worker processes.
+and the models of a stage (a world's base models, a cell's worlds and seeds) trained or evaluated side by side in
+worker processes.
 
     device = apply_runtime(params.runtime)   # 'cpu' or 'cuda'
-    processes = seed_processes(params.runtime, len(seeds), device)
-    for result in map_seeds(train_one, [(params, seed) for seed in seeds], params.runtime.threads, processes): ...
+    processes = worker_processes(params.runtime, len(jobs), device)
+    for result in map_workers(train_one, jobs, params.runtime.threads, processes): ...
 """
 
 from __future__ import annotations
@@ -26,22 +27,22 @@ def apply_runtime(runtime: RuntimeConfig) -> str:
     return runtime.device
 
 
-def seed_processes(runtime: RuntimeConfig, seeds: int, device: str, in_process: bool = True) -> int:
-    """How many seeds of a cell run at once. `auto`: every seed on a CPU, one at a time on a GPU.
+def worker_processes(runtime: RuntimeConfig, jobs: int, device: str, in_process: bool = True) -> int:
+    """How many models of a stage train or evaluate at once. `auto`: every one on a CPU, one at a time on a GPU.
 
     Why: on 2 cores, two threads made finetuning only ~1.24x and generation ~1.0x faster than one (README,
     Speed), so three one-thread processes do more work per second than one two-thread process. The results are
     the same: every weight and sample of the default study's 27 seeded runs came out identical both ways.
     `in_process` False (the work runs in ranks, Ray workers or a vLLM engine of its own): one at a time."""
-    if seeds < 2 or not in_process:
+    if jobs < 2 or not in_process:
         return 1
-    if runtime.seed_processes == "auto":
-        return seeds if device == "cpu" else 1
-    return min(runtime.seed_processes, seeds)
+    if runtime.worker_processes == "auto":
+        return jobs if device == "cpu" else 1
+    return min(runtime.worker_processes, jobs)
 
 
 def threads_per_process(threads: int, processes: int) -> int:
-    """Each of `processes` seed workers' share of runtime.threads: at least one."""
+    """Each of `processes` workers' share of runtime.threads: at least one."""
     return max(1, threads // processes)
 
 
@@ -51,13 +52,13 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def map_seeds(function: Callable, jobs: Sequence[tuple], threads: int, processes: int,
+def map_workers(function: Callable, jobs: Sequence[tuple], threads: int, processes: int,
               preload: Sequence[str] = ("torch",)) -> Iterator:
     """`function(*job)` for every job, yielded in order. With `processes` > 1 the jobs run in that many worker
     processes, `threads // processes` torch threads each (at least 1); `function` must be importable by name.
 
     Workers fork from a server that imported `preload` once (multiprocessing's forkserver): a fresh process,
-    so no thread pool or open database is inherited, and torch and transformers are not imported per seed."""
+    so no thread pool or open database is inherited, and torch and transformers are not imported per model."""
     if processes <= 1:
         for job in jobs:
             yield function(*job)
@@ -76,6 +77,6 @@ def map_seeds(function: Callable, jobs: Sequence[tuple], threads: int, processes
                 yield future.result()
             except concurrent.futures.process.BrokenProcessPool:
                 raise UserError(f"{getattr(function, '__name__', function)}: a worker process died (out of memory, "
-                                "or killed); runtime.seed_processes: 1 runs the seeds one after another") from None
+                                "or killed); runtime.worker_processes: 1 runs the models one after another") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

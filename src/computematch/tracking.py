@@ -4,11 +4,13 @@
         tracker.log_params({"budget.se_samples": 3})
         tracker.log_metrics({"coverage": 0.9}, summary=True)
 
-Each stage is one MLflow run (a finetuning or evaluation cell: one run per seed, `finetune@se-wc-0`), nested
-(tag `mlflow.parentRunId`) under one parent run per pipeline configuration: the parent is found by the hash of
-all of params.yaml (and the DVC experiment name when `dvc exp run` sets one), so the stages of one `dvc repro`
-or `dvc exp run` group together, and `summary=True` metrics are mirrored on the parent so the MLflow UI's
-compare view lines up whole runs.
+Each model a stage trains, samples from or evaluates is one MLflow run (`finetune@se-wc/world-0/seed-0`), tagged
+with its world, model, data source and seed (`computematch.world`, ...) and logging each quantity under one key
+(`pass_at_1`, never `se-wc-0.pass_at_1`), so the UI's runs table has one column per quantity and groups by tag.
+Runs nest (tag `mlflow.parentRunId`) under one parent run per pipeline configuration: the parent is found by the
+hash of all of params.yaml (and the DVC experiment name when `dvc exp run` sets one), so the stages of one
+`dvc repro` or `dvc exp run` group together; the report's headline numbers (`summary=True`) go on the parent,
+whose time spans its first stage's start to its last stage's end.
 DVC metrics files stay the source of truth; MLflow mirrors them.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -25,6 +28,8 @@ from computematch.errors import TrackingError
 
 GROUP_TAG = "computematch.group"
 ROLE_TAG = "computematch.role"
+# The MLflow 3 UI opens an experiment without this tag on its GenAI overview ("No data").
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 DEFAULT_STORE = "mlflow.db"  # sqlite file in the repository root (gitignored)
 ARTIFACT_DIR = "mlartifacts"
 PROBE_TIMEOUT_S = 5.0
@@ -182,10 +187,13 @@ class MlflowTracker:
 def _experiment_id(client, name: str, uri: str, root: Path) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if experiment.tags.get("mlflow.experimentKind") is None:  # created by an older version
+            for key, value in EXPERIMENT_KIND.items():
+                client.set_experiment_tag(experiment.experiment_id, key, value)
         return experiment.experiment_id
     # With a local store, keep artifacts beside it rather than in ./mlruns of whatever directory runs first.
     location = (root / ARTIFACT_DIR).as_uri() if uri.startswith(("sqlite:", "file:")) else None
-    return client.create_experiment(name, artifact_location=location)
+    return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
 
 
 def _parent_run(client, experiment_id: str, group: str, name: str) -> str:
@@ -201,9 +209,11 @@ def _parent_run(client, experiment_id: str, group: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def stage_run(params: Params, stage: str, root: Path | None = None) -> Iterator[NullTracker | MlflowTracker]:
-    """An MLflow run for one stage execution (or one seed of a cell), nested under its pipeline configuration's
-    parent run."""
+def stage_run(params: Params, stage: str, root: Path | None = None,
+              tags: dict | None = None) -> Iterator[NullTracker | MlflowTracker]:
+    """An MLflow run for one stage execution (or one model of it), nested under its pipeline configuration's
+    parent run. `tags`: what the run is about ({"world": 0, "model": "se", "data": "wc", "seed": 0}), set as
+    `computematch.<key>` tags so that the UI groups and filters by them."""
     config = params.tracking
     if not config.enabled:
         yield NullTracker()
@@ -224,7 +234,8 @@ def stage_run(params: Params, stage: str, root: Path | None = None) -> Iterator[
     group = f"{experiment_name or 'repro'}-{params.fingerprint()}"
     parent_id = _parent_run(client, experiment_id, group, group)
     tags = {GROUP_TAG: group, ROLE_TAG: "stage", "mlflow.parentRunId": parent_id, "computematch.stage": stage,
-            "computematch.params_hash": params.fingerprint()}
+            "computematch.params_hash": params.fingerprint(),
+            **{f"computematch.{key}": str(value) for key, value in (tags or {}).items() if value is not None}}
     commit = _git_commit()
     if commit:
         tags["git.commit"] = commit
@@ -233,6 +244,7 @@ def stage_run(params: Params, stage: str, root: Path | None = None) -> Iterator[
     try:
         with mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=tags) as run:
             yield MlflowTracker(client, run.info.run_id, parent_id)
+        client.set_terminated(parent_id, end_time=int(time.time() * 1000))  # the parent spans all its stages
     except MlflowException as error:  # the server went away mid-stage, after MLflow's bounded retries
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TrackingError(f"tracking.uri: MLflow at {uri} failed during {stage}: {first[:300]}") from None

@@ -17,7 +17,7 @@ from statistics import mean
 
 from computematch import paths
 from computematch.budget import card_parameters, generated_flops, matched_level
-from computematch.config import Params
+from computematch.config import Params, world_name
 from computematch.errors import BadInputError
 from computematch.io import read_json, read_jsonl, write_json, write_jsonl
 from computematch.metrics import Graded, coverage_at_k, data_quality, diversity_at_k, sample_accuracy
@@ -215,29 +215,30 @@ def sft_metrics(report: dict, variant: str) -> dict:
             **{key: report[key] for key in ("coverage", "diversity", "fpr")}}
 
 
-def main(params: Params, arm: str) -> None:
+def main(params: Params, arm: str, world: int) -> None:
     task, problems = load_task(params.task), read_split("train")
-    samples, corpus = read_jsonl(paths.samples_file(arm)), read_split("corpus")
-    planned = read_json(paths.metrics_file("sample", arm))["samples_per_problem"]
+    samples, corpus = read_jsonl(paths.samples_file(arm, world)), read_split("corpus")
+    planned = read_json(paths.metrics_file("sample", arm, world))["samples_per_problem"]
     decontamination = read_json(paths.PREPARE_METRICS)["decontamination"]
-    parameters = card_parameters(load_card(paths.base_model_dir(arm)), params.budget.param_count)
-    with stage_run(params, f"filter@{arm}") as tracker:
+    parameters = card_parameters(load_card(paths.base_model_dir(arm, world)), params.budget.param_count)
+    name = f"filter@{arm}/{world_name(world)}"
+    with stage_run(params, name, tags={"world": world, "arm": arm, "data": arm}) as tracker:
         datasets, report = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
-                                          str(paths.samples_file(arm)), arm, params.budget.se_samples, corpus or None)
+                                          str(paths.samples_file(arm, world)), arm, params.budget.se_samples,
+                                          corpus or None)
         report["decontamination"] = {"ngram": decontamination["ngram"], "dropped": decontamination["dropped"]}
         report["environment"] = environment(libraries=GRADING_LIBRARIES)
         for variant, records in datasets.items():
             source = f"{arm}-{variant}" if variant else arm
-            write_jsonl(paths.sft_file(source), records)
-            write_json(paths.metrics_file("sft", source), sft_metrics(report, variant))
-        write_json(paths.metrics_file("data", arm), report)
-        kept = datasets[""]
+            write_jsonl(paths.sft_file(source, world), records)
+            write_json(paths.metrics_file("sft", source, world), sft_metrics(report, variant))
+        write_json(paths.metrics_file("data", arm, world), report)
         top = {k: report[k] for k in ("coverage", "diversity", "verified_diversity", "fpr", "flops",
                                       "samples_per_problem", "extraction_failure_rate", "kept", "duplicates_dropped")}
-        tracker.log_metrics({f"{arm}.{k}": v for k, v in top.items() if v is not None}, summary=True)
+        tracker.log_metrics({k: v for k, v in top.items() if v is not None})
         for k, level in report["by_budget"].items():
             tracker.log_metrics({f"{key}_at_k": value for key, value in level.items() if value is not None}, step=int(k))
-        tracker.log_artifact(paths.metrics_file("data", arm))
+        tracker.log_artifact(paths.metrics_file("data", arm, world))
         fpr = "n/a" if report["fpr"] is None else f"{report['fpr']:.3f}"
-        print(f"filter@{arm}: kept {len(kept)} of {len(samples)} ({report['duplicates_dropped']} duplicates dropped); "
-              f"coverage {report['coverage']:.3f}, diversity {report['diversity']:.2f}, FPR {fpr}")
+        print(f"{name}: kept {len(datasets[''])} of {len(samples)} ({report['duplicates_dropped']} duplicates "
+              f"dropped); coverage {report['coverage']:.3f}, diversity {report['diversity']:.2f}, FPR {fpr}")

@@ -1,16 +1,17 @@
-"""Stage `finetune`: one cell of the study: a model trained on one data source, once per seed.
+"""Stage `finetune`: one cell of the study: a model trained on one data source, in every world (and seed).
 
-    computematch finetune se wc              # SE on WC data (weak-to-strong improvement), every seed of study.seeds
-                                             # -> models/ft/se-wc/seed-0/, seed-1/, ...
-    computematch finetune se wc 1            # seed 1 only -> models/ft/se-wc/seed-1/
+    computematch finetune se wc              # SE on WC data (weak-to-strong improvement), every world of study.worlds
+                                             # -> models/ft/se-wc/world-0/seed-0/, world-1/seed-0/, ...
+    computematch finetune se wc --world 1    # world 1 only -> models/ft/se-wc/world-1/seed-0/
     computematch finetune student wc-verified   # a control: WC data without its false positives
 
+In world w, a cell trains world w's base model on world w's data with TRL seed study seed + w (config.world_seed).
 The six (model, data) pairs: student on WC / SE data (distillation from each), WC on WC data
 (self-improvement) / SE data (distillation), SE on WC data (weak-to-strong improvement) / SE data
 (self-improvement). Same steps and batch size for both data sources; checkpoints at the Trainer's
 save_steps; the one with the best greedy accuracy on the validation split is kept and registered in MLflow
-as a version of `computematch-<model>-on-<data>` tagged with its seed. The seed is TRL's `seed` (data order);
-the study repeats every cell over `study.seeds`.
+as a version of `computematch-<model>-on-<data>` tagged with its world and seed. The seed is TRL's `seed` (data
+order).
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from pathlib import Path
 
 from computematch import paths
 from computematch.budget import training_flops
-from computematch.config import PARADIGMS, Params, arm_of, cell_name
+from computematch.config import PARADIGMS, Params, arm_of, cell_name, member_name, world_seed
 from computematch.evaluation import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
 from computematch.prompting import prompt_renderer
 from computematch.provenance import TRAINING_LIBRARIES, environment
-from computematch.runtime import apply_runtime, map_seeds, seed_processes, threads_per_process
+from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
 
-# What a seed's worker process needs, imported once by the process it forks from (runtime.map_seeds).
+# What a member's worker process needs, imported once by the process it forks from (runtime.map_workers).
 TRAINING_PRELOAD = ("torch", "transformers.modeling_utils", "trl.trainer.sft_trainer", "datasets")
 TRAINER_STATE = ("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin")
 
@@ -45,7 +46,7 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def train_and_select(params: Params, role: str, name: str, records: list[dict], seed: int, work: Path,
+def train_and_select(params: Params, role: str, world: int, name: str, records: list[dict], seed: int, work: Path,
                      device: str) -> dict:
     """Finetune with `seed`, score every checkpoint on validation, leave the best in `work/best`: the pure core.
 
@@ -55,7 +56,7 @@ def train_and_select(params: Params, role: str, name: str, records: list[dict], 
     from computematch.distributed import distributed_finetune
     from computematch.finetune import finetune, select_checkpoint
 
-    task, val, base = load_task(params.task), read_split("val"), paths.base_model_dir(role)
+    task, val, base = load_task(params.task), read_split("val"), paths.base_model_dir(role, world)
     score = lambda path: greedy_accuracy(path, task, val, device, params.runtime)["accuracy"]  # noqa: E731
     if not records:
         shutil.copytree(base, work / "best")
@@ -76,20 +77,21 @@ def train_and_select(params: Params, role: str, name: str, records: list[dict], 
             "trained_tokens": int(tokens)}
 
 
-def finetune_card(role: str, data: str, seed: int, result: dict, dataset: dict, base_card: dict, seconds: float,
+def finetune_card(role: str, data: str, world: int, seed: int, result: dict, dataset: dict, base_card: dict, seconds: float,
                   environment: dict) -> dict:
     """The finetuned model's card; an untrained stand-in points at the base model's weights, as its card did.
     `dataset`: {dataset (path), dataset_sha256, examples, ...}. Training FLOPs: 6·P per trained token."""
     inherited = {k: base_card[k] for k in ("weights_dir", "gguf_file") if not result["trained"] and k in base_card}
     flops = {count: training_flops(p, result["trained_tokens"]) for count, p in base_card["parameters"].items()
              if count in ("total", "non_embedding")}
-    return {**inherited, "model": role, "data": data, "seed": seed, "paradigm": PARADIGMS[(role, arm_of(data))],
+    return {**inherited, "model": role, "data": data, "world": world, "seed": seed, "paradigm": PARADIGMS[(role, arm_of(data))],
             **result, **dataset, "training_flops": flops, "seconds": round(seconds, 2), "environment": environment}
 
 
 def registry_tags(card: dict, data: dict) -> dict:
     """What a registered version says about itself: its data source and that data's quality."""
-    return {"data_source": card["data"], "model": card["model"], "seed": card["seed"], "paradigm": card["paradigm"],
+    return {"data_source": card["data"], "model": card["model"], "world": card["world"], "seed": card["seed"],
+            "paradigm": card["paradigm"],
             "dataset_sha256": card["dataset_sha256"],
             **{f"data.{k}": data[k] for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
             "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
@@ -118,55 +120,63 @@ def log_curves(tracker, card: dict) -> None:
         tracker.log_metrics({"val_greedy_accuracy": value}, step=int(checkpoint.split("-")[-1]))
 
 
-def train_seed(params: Params, role: str, data: str, seed: int, records: list[dict], work: Path,
-               device: str) -> tuple[dict, float]:
-    """One seed's training and checkpoint selection, and its seconds: what a seed's worker process runs."""
+def train_member(params: Params, role: str, data: str, world: int, seed: int, records: list[dict], work: Path,
+                 device: str) -> tuple[dict, float]:
+    """One member's (world, seed) training and checkpoint selection, and its seconds: what a worker process runs.
+    TRL's seed is the study seed shifted by the world (config.world_seed)."""
     started = time.perf_counter()
-    result = train_and_select(params, role, cell_name(role, data, seed), records, seed, work, device)
+    name = member_name(cell_name(role, data), world, seed)
+    result = train_and_select(params, role, world, name, records, world_seed(seed, world), work, device)
     return result, time.perf_counter() - started
 
 
-def record_seed(params: Params, role: str, data: str, seed: int, examples: int, work: Path, result: dict,
-                seconds: float, threads: int) -> None:
-    """One trained seed of the cell: its card and folder, its registered version and MLflow run, its metrics."""
-    name = cell_name(role, data, seed)
-    target = paths.finetuned_model_dir(name)
-    quality, base_card = read_json(paths.metrics_file("sft", data)), read_json(paths.base_model_dir(role) / "card.json")
-    with stage_run(params, f"finetune@{name}") as tracker:
-        tracker.log_params({"model": role, "data": data, "seed": seed, "examples": examples})
+def record_member(params: Params, role: str, data: str, world: int, seed: int, examples: int, work: Path,
+                  result: dict, seconds: float, threads: int) -> None:
+    """One trained member of the cell: its card and folder, its registered version and MLflow run, its metrics."""
+    cell = cell_name(role, data)
+    target, sft = paths.finetuned_model_dir(cell, world, seed), paths.sft_file(data, world)
+    quality = read_json(paths.metrics_file("sft", data, world))
+    base_card = read_json(paths.base_model_dir(role, world) / "card.json")
+    tags = {"world": world, "model": role, "data": data, "seed": seed, "arm": arm_of(data)}
+    with stage_run(params, f"finetune@{member_name(cell, world, seed)}", tags=tags) as tracker:
+        tracker.log_params({"model": role, "data": data, "world": world, "seed": seed, "examples": examples})
         tracker.log_sections(finetune=params.finetune)
-        dataset = {"dataset": str(paths.sft_file(data)), "dataset_sha256": file_digest(paths.sft_file(data)),
-                   "examples": examples, "processes": params.runtime.processes,
+        dataset = {"dataset": str(sft), "dataset_sha256": file_digest(sft), "examples": examples,
+                   "processes": params.runtime.processes,
                    "global_batch": global_batch(params.finetune, params.runtime.processes)}
-        card = finetune_card(role, data, seed, result, dataset, base_card, seconds,
+        card = finetune_card(role, data, world, seed, result, dataset, base_card, seconds,
                              environment(threads, libraries=TRAINING_LIBRARIES))
         write_json(work / "best" / "card.json", card)
         replace_dir(work / "best", target)
         log_curves(tracker, card)
         registration = tracker.register_model(target, registered_name(role, data), registry_tags(card, quality))
         summary = finetune_summary(card)
-        tracker.log_metrics({f"{name}.{k}": v for k, v in summary.items()}, summary=True)
-        write_json(paths.metrics_file("finetune", name), {**summary, "registered": registration,
-                                                          "environment": card["environment"]})
+        tracker.log_metrics(summary)
+        write_json(paths.metrics_file("finetune", cell, world, seed), {**summary, "registered": registration,
+                                                                        "environment": card["environment"]})
     kept = card["checkpoint"] or "the base model (skipped: no training data)"
-    print(f"finetune@{name}: {examples} examples, kept {kept} (val greedy {card['val_greedy_accuracy']:.3f}), "
-          f"{card['seconds']:.0f} s")
+    print(f"finetune@{member_name(cell, world, seed)}: {examples} examples, kept {kept} (val greedy "
+          f"{card['val_greedy_accuracy']:.3f}), {card['seconds']:.0f} s")
 
 
-def main(params: Params, role: str, data: str, seeds: tuple[int, ...] = ()) -> None:
-    """Every seed of `study.seeds` (or the `seeds` given), side by side in worker processes on a CPU
-    (runtime.seed_processes); each seed still gets its own folder, card, MLflow run and registered version."""
-    device = apply_runtime(params.runtime)
-    render = prompt_renderer(params.task, paths.base_model_dir(role))  # the trained model's own template
-    records = [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(data))]
-    seeds = seeds or params.study.seeds
-    processes = seed_processes(params.runtime, len(seeds), device, in_process=params.runtime.processes == 1)
-    threads = threads_per_process(params.runtime.threads, processes)  # what each seed's card records
+def sft_records(params: Params, role: str, data: str, world: int) -> list[dict]:
+    """World `world`'s SFT data on `data`, its prompts rendered for the trained model (its own chat template)."""
+    render = prompt_renderer(params.task, paths.base_model_dir(role, world))
+    return [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(data, world))]
+
+
+def main(params: Params, role: str, data: str, worlds: tuple[int, ...] = (), seeds: tuple[int, ...] = ()) -> None:
+    """Every world and seed of the study (or those given), side by side in worker processes on a CPU
+    (runtime.worker_processes); each member gets its own folder, card, MLflow run and registered version."""
+    device, cell = apply_runtime(params.runtime), cell_name(role, data)
+    members = [(world, seed) for world in worlds or params.study.worlds for seed in seeds or params.study.seeds]
+    records = {world: sft_records(params, role, data, world) for world in dict.fromkeys(w for w, _ in members)}
+    processes = worker_processes(params.runtime, len(members), device, in_process=params.runtime.processes == 1)
+    threads = threads_per_process(params.runtime.threads, processes)  # what each member's card records
     with contextlib.ExitStack() as stack:  # the staging folders outlive the workers that fill them
-        works = [stack.enter_context(staging_dir(paths.finetuned_model_dir(cell_name(role, data, seed))))
-                 for seed in seeds]
-        jobs = [(params, role, data, seed, records, work, device) for seed, work in zip(seeds, works)]
+        works = [stack.enter_context(staging_dir(paths.finetuned_model_dir(cell, w, s))) for w, s in members]
+        jobs = [(params, role, data, w, s, records[w], work, device) for (w, s), work in zip(members, works)]
         results = stack.enter_context(contextlib.closing(
-            map_seeds(train_seed, jobs, params.runtime.threads, processes, TRAINING_PRELOAD)))
-        for seed, work, (result, seconds) in zip(seeds, works, results):
-            record_seed(params, role, data, seed, len(records), work, result, seconds, threads)
+            map_workers(train_member, jobs, params.runtime.threads, processes, TRAINING_PRELOAD)))
+        for (world, seed), work, (result, seconds) in zip(members, works, results):
+            record_member(params, role, data, world, seed, len(records[world]), work, result, seconds, threads)

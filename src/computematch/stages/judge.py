@@ -1,6 +1,6 @@
 """Stage `judge`: an LLM judges the reasoning of a seeded random subset of each arm's kept solutions.
 
-    computematch judge wc     # writes metrics/judge/wc.json (judge.enabled: false writes just that)
+    computematch judge 0     # world 0: metrics/judge/{wc,se}/world-0.json (judge.enabled: false writes just that)
 
 Where the task has an exact step checker (arith) the judge's verdicts are also scored against it, which
 says how far a judged FPR can be trusted; elsewhere (MATH) the judged FPR is the estimate, with a 95%
@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from computematch import paths
-from computematch.config import MODEL_ROLES, ConfigError, Decoding, JudgeConfig, ModelSpec, Params
+from computematch.config import ARMS, MODEL_ROLES, ConfigError, Decoding, JudgeConfig, ModelSpec, Params, world_name
 from computematch.io import read_jsonl, write_json
 from computematch.metrics import wilson_interval
 from computematch.prompting import prompt_renderer
@@ -59,10 +59,10 @@ def judge_solutions(backend, template: str, items: list[dict], batch_size: int, 
     return result
 
 
-def judge_model_dir(params: Params) -> Path:
+def judge_model_dir(params: Params, world: int) -> Path:
     model = params.judge.model
     if model in MODEL_ROLES:
-        return paths.base_model_dir(model)
+        return paths.base_model_dir(model, world)
     from computematch.models import resolve_source
 
     return resolve_source(ModelSpec(role="judge", load=model))
@@ -75,25 +75,34 @@ def judged_items(config: JudgeConfig, arm: str, problems: dict, kept: list[dict]
              "answer": problems[r["problem_id"]].answer, "steps_ok": r.get("steps_ok")} for r in subset]
 
 
-def main(params: Params, arm: str) -> None:
-    config, output = params.judge, paths.metrics_file("judge", arm)
+def judge_arm(params: Params, arm: str, world: int, backend, template: str, render) -> None:
+    """One arm's kept solutions of one world, judged: its metrics file and MLflow run."""
+    config, name = params.in_world(world).judge, f"judge@{arm}/{world_name(world)}"
+    items = judged_items(config, arm, {p.id: p for p in read_split("train")}, read_jsonl(paths.sft_file(arm, world)))
+    with stage_run(params, name, tags={"world": world, "arm": arm, "data": arm}) as tracker:
+        tracker.log_sections(judge=config, ray=params.ray)
+        result = {"enabled": True, "judge_model": config.model,
+                  **judge_solutions(backend, template, items, config.batch_size, render, config.max_new_tokens)}
+        write_json(paths.metrics_file("judge", arm, world),
+                   {**result, "environment": environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)})
+        tracker.log_metrics({f"judged_{k}": v for k, v in result.items() if k != "enabled"})
+    fpr = "n/a" if result["fpr"] is None else f"{result['fpr']:.3f}"
+    print(f"{name}: judged FPR {fpr} (95% CI {result['fpr_ci95'][0]:.3f}-{result['fpr_ci95'][1]:.3f}, "
+          f"n={result['judged']}, unparsable {result['unparsable']})")
+
+
+def main(params: Params, world: int) -> None:
+    config = params.judge
     if not config.enabled:
-        write_json(output, {"enabled": False})
-        print(f"judge@{arm}: disabled (judge.enabled: false)")
+        for arm in ARMS:
+            write_json(paths.metrics_file("judge", arm, world), {"enabled": False})
+        print(f"judge@{world_name(world)}: disabled (judge.enabled: false)")
         return
     template_path = Path(config.prompt_file)
     if not template_path.exists():
         raise ConfigError(f"judge.prompt_file: {template_path} does not exist")
-    items = judged_items(config, arm, {p.id: p for p in read_split("train")}, read_jsonl(paths.sft_file(arm)))
-    model_dir = judge_model_dir(params)
-    with stage_run(params, f"judge@{arm}") as tracker, backend_session(
-            config.backend, model_dir, apply_runtime(params.runtime), (), params.runtime, params.ray) as backend:
-        tracker.log_sections(judge=config, ray=params.ray)
-        result = {"enabled": True, "judge_model": config.model,
-                  **judge_solutions(backend, template_path.read_text(), items, config.batch_size,
-                                    prompt_renderer(params.task, model_dir), config.max_new_tokens)}
-        write_json(output, {**result, "environment": environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)})
-        tracker.log_metrics({f"{arm}.judged_{k}": v for k, v in result.items() if k != "enabled"}, summary=True)
-        fpr = "n/a" if result["fpr"] is None else f"{result['fpr']:.3f}"
-        print(f"judge@{arm}: judged FPR {fpr} (95% CI {result['fpr_ci95'][0]:.3f}-{result['fpr_ci95'][1]:.3f}, "
-              f"n={result['judged']}, unparsable {result['unparsable']})")
+    model_dir = judge_model_dir(params, world)
+    with backend_session(config.backend, model_dir, apply_runtime(params.runtime), (), params.runtime,
+                         params.ray) as backend:
+        for arm in ARMS:
+            judge_arm(params, arm, world, backend, template_path.read_text(), prompt_renderer(params.task, model_dir))

@@ -1,9 +1,10 @@
 """Stage `sample`: S compute-matched samples per train problem from one arm (wc or se).
 
-    computematch sample wc     # writes data/sample/wc.jsonl and metrics/sample/wc.json
+    computematch sample wc 0     # world 0: writes data/sample/wc/world-0.jsonl and metrics/sample/wc/world-0.json
 
 S_SE = budget.se_samples; S_WC = round(ratio · S_SE) with ratio = P_SE / P_WC from the model cards
-(budget.ratio: auto) or a fixed number (budget.py). Samples go to a resume store first (data/resume/), so an
+(budget.ratio: auto) or a fixed number (budget.py), both from the world's own base models. The world's sampling
+seed is sampling.seed + world (config.world_seed). Samples go to a resume store first (data/resume/), so an
 interrupted run continues where it stopped, and a changed budget reuses every sample already drawn.
 """
 
@@ -13,7 +14,7 @@ import time
 
 from computematch import paths
 from computematch.budget import card_parameters, ledger, samples_per_arm
-from computematch.config import BudgetConfig, Params
+from computematch.config import BudgetConfig, Params, world_name
 from computematch.io import write_json, write_jsonl
 from computematch.models import load_card
 from computematch.prompting import prompt_renderer
@@ -53,23 +54,24 @@ def sample_summary(records: list[dict], drawn: int, samples: int, ratio: float, 
             "unfinished": sum(not r["finished"] for r in records), **cost}
 
 
-def main(params: Params, arm: str) -> None:
-    config, model_dir, card = params.sampling, paths.base_model_dir(arm), load_card(paths.base_model_dir(arm))
-    samples, ratio = arm_samples(params.budget, arm, card, load_card(paths.base_model_dir("se")))
+def main(params: Params, arm: str, world: int) -> None:
+    config, model_dir = params.in_world(world).sampling, paths.base_model_dir(arm, world)
+    card, se_card = load_card(model_dir), load_card(paths.base_model_dir("se", world))
+    samples, ratio = arm_samples(params.budget, arm, card, se_card)
     task, problems = load_task(params.task), read_split("train")
-    render = prompt_renderer(params.task, model_dir)
-    store = open_store(paths.RESUME, f"sample-{arm}", model_dir, config.backend, config.decoding)
-    with stage_run(params, f"sample@{arm}") as tracker, backend_session(
+    render, name = prompt_renderer(params.task, model_dir), f"sample@{arm}/{world_name(world)}"
+    store = open_store(paths.RESUME, f"sample-{arm}-{world_name(world)}", model_dir, config.backend, config.decoding)
+    with stage_run(params, name, tags={"world": world, "model": arm, "arm": arm}) as tracker, backend_session(
             config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime, params.ray) as backend:
         tracker.log_sections(sampling=config, budget=params.budget, ray=params.ray)
         started = time.perf_counter()
         records, drawn, invariant = draw_checked(backend, config.decoding, {p.id: render(task.prompt(p)) for p in problems},
-                                                 samples, store, config.batch_size, f"sample@{arm}")
-        write_jsonl(paths.samples_file(arm), sample_records(records, {p.id: p.difficulty for p in problems}))
+                                                 samples, store, config.batch_size, name)
+        write_jsonl(paths.samples_file(arm, world), sample_records(records, {p.id: p.difficulty for p in problems}))
         summary = {**sample_summary(records, drawn, samples, ratio, len(problems), card["parameters"],
                                     time.perf_counter() - started), "batch_invariant": invariant}
-        write_json(paths.metrics_file("sample", arm),
+        write_json(paths.metrics_file("sample", arm, world),
                    {**summary, "environment": environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)})
-        tracker.log_metrics({f"{arm}.{k}": v for k, v in summary.items()}, summary=True)
-        print(f"sample@{arm}: S={samples} (ratio {ratio:.3f}), {len(records)} samples ({drawn} drawn now, "
+        tracker.log_metrics(summary)
+        print(f"{name}: S={samples} (ratio {ratio:.3f}), {len(records)} samples ({drawn} drawn now, "
               f"{summary['reused']} reused); FLOPs {summary['flops'][params.budget.param_count]:.3e}")
