@@ -317,12 +317,17 @@ def test_exp_run_with_a_new_ratio_reruns_only_the_wc_side(workspace):
 
 def test_adding_a_world_recomputes_no_existing_worlds_base_models_or_samples(workspace):
     root, env, _ = workspace
-    before = {path: path.read_bytes() for path in (root / "models" / "base").rglob("model.safetensors")}
+    before = {path: path.read_bytes() for path in (root / "models").rglob("model.safetensors")}
     log = _run(["dvc", "exp", "run", "-S", "study.worlds=[0,1,2]"], root, env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
     assert {"bootstrap@2", "sample@2-wc", "sample@2-se", "filter@2-wc", "evaluate-base@2", "report"} <= ran
     assert not {stage for stage in ran if stage.split("@")[1][:1] in "01" and stage.split("@")[0] in
                 ("bootstrap", "sample", "filter", "judge", "evaluate-base")}
     assert all(path.read_bytes() == content for path, content in before.items())
+    # The cells reran (they hold every world) but restored worlds 0 and 1 from the member store: only world 2 trained
+    cards = {world: json.loads((root / f"models/ft/se-wc/world-{world}/seed-0/card.json").read_text())
+             for world in (0, 1, 2)}
+    assert ["restored_from" in cards[world] for world in (0, 1, 2)] == [True, True, False]
+    assert "finetune@se-wc/world-2/seed-0: 1/" in log and "finetune@se-wc/world-0/seed-0: 1/" not in log
     study = json.loads((root / "metrics" / "study.json").read_text())
     assert study["worlds"] == [0, 1, 2] and study["setups"]["SE-LM"]["gain"]["worlds"] == 3

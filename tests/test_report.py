@@ -64,7 +64,7 @@ def test_report_renders_tables_and_verdicts(tmp_path):
     assert "| verified-only:" in text and "not run by default" in text  # with the command that runs it
     assert "| student | WC | 9e+06 | 6e+09 | 1,000 |" in text  # sampling and finetuning FLOPs side by side
     assert "coverage, WC − SE at matched compute: +10.00 [+10.00, +10.00] points over worlds: agrees" in text
-    assert "| coverage (%) | +90.00 [+90.00, +90.00] | +80.00 [+80.00, +80.00] |" in text
+    assert "| coverage (%) | 90.00 [90.00, 90.00] | 80.00 [80.00, 80.00] | +10.00 [+10.00, +10.00] |" in text
     assert "![accuracy](plots/accuracy.png)" in text
     # calibration, world by world: WC / SE 0.80 meets 0.80-0.95, WC FPR 20% meets 10-35%, the gap 10 points 2-12
     assert "| 1 | 20.0 (601) | 40.0 (601) | 50.0 (601) | 0.80 ✓ | 90.0 / 80.0 | 20.0 ✓ / 10.0 | 10.0 ✓ |" in text

@@ -152,18 +152,27 @@ def test_a_cell_runs_every_world_and_seed_of_the_study_in_one_stage(monkeypatch,
                          ("student", 0, None, 1), ("wc", 0, None, 1), ("se", 0, None, 1)]
     monkeypatch.setattr(finetune, "prompt_renderer", lambda task, model_dir: str)
     monkeypatch.setattr(finetune, "read_jsonl", lambda path: [{"prompt": "Q", "completion": "A", "path": str(path)}])
-    monkeypatch.setattr(finetune, "train_member", lambda params, role, data, world, seed, records, work, device: (
-        {"data": records[0]["path"], "work": work}, 1.0))
+    monkeypatch.setattr(finetune, "member_key", lambda params, role, data, world, seed, threads, device: "k")
+
+    def train(params, role, data, world, seed, records, work, device):
+        (work / "best").mkdir()
+        return {"data": records[0]["path"]}, 1.0
+
+    monkeypatch.setattr(finetune, "train_member", train)
     monkeypatch.setattr(finetune, "record_member", lambda params, role, data, world, seed, examples, work, result,
                         seconds, threads: trained.append((role, data, world, seed, result["data"],
-                                                          result["work"] == work, threads)))
+                                                          (work / "best").is_dir(), threads,
+                                                          "restored_from" in result)))
     finetune.main(params, "se", "wc")
-    finetune.main(params, "se", "wc", worlds=(3,))
-    assert trained == [("se", "wc", 0, 4, "data/filter/wc/world-0.jsonl", True, 1),
-                       ("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 1),
-                       ("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 2)]
-    # Two models: two processes, one thread each (runtime.threads 2); one model: this process, both threads
-    assert pools == [(2, 2, 2), (1, 2, 1), (3, 2, 3), (2, 2, 2), (1, 2, 1)]
+    shutil.rmtree(tmp_path / "data" / "resume" / "finetune" / "se-wc" / "world-3-seed-4-k")
+    finetune.main(params, "se", "wc", worlds=(0, 3))  # world 0 is stored: only world 3 trains, alone
+    assert trained == [("se", "wc", 0, 4, "data/filter/wc/world-0.jsonl", True, 1, False),
+                       ("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 1, False),
+                       ("se", "wc", 0, 4, "data/filter/wc/world-0.jsonl", True, 1, True),
+                       ("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 1, False)]
+    # Two models: two processes, one thread each (runtime.threads 2); one model left to train: one process with
+    # the thread count the whole cell decided (1), not both threads, so a member's bits do not depend on the others
+    assert pools == [(2, 2, 2), (1, 2, 1), (3, 2, 3), (2, 2, 2), (1, 1, 1)]
 
 
 def test_models_run_side_by_side_only_where_the_model_runs_in_the_stage_process():
@@ -183,6 +192,7 @@ def test_workers_get_their_share_of_the_threads_and_return_in_order():
 
     assert list(map_workers(torch.get_num_threads, [()] * 3, threads=2, processes=2)) == [1, 1, 1]
     assert list(map_workers(torch.get_num_threads, [()] * 2, threads=4, processes=2)) == [2, 2]
+    assert list(map_workers(torch.get_num_threads, [()], threads=1, processes=1)) == [1]  # in this process, too
     results = map_workers(RuntimeConfig, [(3,), (0,)], threads=2, processes=2)
     assert next(results).threads == 3
     with pytest.raises(ConfigError, match=r"^runtime.threads: must be a positive integer, got 0$"):

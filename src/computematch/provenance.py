@@ -10,10 +10,12 @@ A number is only comparable with numbers produced by the same environment; this 
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import sys
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from computematch import __version__
 
@@ -71,3 +73,12 @@ def environment(threads: int | None = None, backend: str | None = None,
         "cpu": cpu_name() if uses_torch else None,
         "gpu": gpu_name() if uses_torch else None,
     }
+
+
+@lru_cache(maxsize=1)
+def source_digest() -> str:
+    """sha256 over the package's own source files: a stored result that other code computed is never reused."""
+    root, digest = Path(__file__).parent, hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

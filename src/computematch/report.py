@@ -61,12 +61,7 @@ def difficulty_table(data: dict) -> list[str]:
 
 def _interval(interval: dict | None, digits: int = 1) -> str:
     """'+2.3 [−0.4, +5.0]' in points: a mean over worlds and its 95% interval."""
-    if not interval:
-        return "n/a"
-    text = f"{100 * interval['mean']:+.{digits}f}"
-    if interval.get("low") is None:
-        return text
-    return f"{text} [{100 * interval['low']:+.{digits}f}, {100 * interval['high']:+.{digits}f}]"
+    return _scaled(interval, 100, digits)
 
 
 def _mean(interval: dict | None) -> str:
@@ -136,14 +131,16 @@ DATA_LABELS = {"coverage": ("coverage", 100, "points"), "diversity": ("diversity
 PAPER_SIGNS = {"coverage": +1, "diversity": +1, "fpr": +1}  # the paper: WC higher on each
 
 
-def _scaled(interval: dict | None, scale: float, digits: int = 2) -> str:
-    """'+2.31 [−0.40, +5.02]': a mean over worlds and its 95% interval, times `scale`."""
+def _scaled(interval: dict | None, scale: float, digits: int = 2, signed: bool = True) -> str:
+    """'+2.31 [−0.40, +5.02]' (a difference) or '2.31 [0.40, 5.02]': a mean over worlds and its 95% interval,
+    times `scale`."""
     if not interval:
         return "n/a"
-    text = f"{scale * interval['mean']:+.{digits}f}"
+    sign = "+" if signed else ""
+    text = f"{scale * interval['mean']:{sign}.{digits}f}"
     if interval.get("low") is None:
         return text
-    return f"{text} [{scale * interval['low']:+.{digits}f}, {scale * interval['high']:+.{digits}f}]"
+    return f"{text} [{scale * interval['low']:{sign}.{digits}f}, {scale * interval['high']:{sign}.{digits}f}]"
 
 
 def data_findings(study: dict) -> list[str]:
@@ -172,7 +169,7 @@ def data_interval_table(study: dict) -> list[str]:
     for key, label, scale in (("coverage", "coverage (%)", 100), ("diversity", "diversity", 1),
                               ("verified_diversity", "verified diversity", 1), ("fpr", "FPR (%)", 100)):
         row = study["data"][key]
-        lines.append(f"| {label} | {_scaled(row['wc'], scale)} | {_scaled(row['se'], scale)} "
+        lines.append(f"| {label} | {_scaled(row['wc'], scale, signed=False)} | {_scaled(row['se'], scale, signed=False)} "
                      f"| {_scaled(row['wc_minus_se'], scale)} |")
     flops = study["data"]["flops"]
     if flops["wc"] and flops["se"]:
@@ -180,7 +177,7 @@ def data_interval_table(study: dict) -> list[str]:
                      f"| {flops['se']['mean']:.3g} | {flops['wc_minus_se']['mean']:+.3g} |")
     guess = study["data"]["guessing_baseline"]
     if guess:
-        lines.append(f"| guessing baseline, coverage (%) | {_scaled(guess, 100)} | | |")
+        lines.append(f"| guessing baseline, coverage (%) | {_scaled(guess, 100, signed=False)} | | |")
     return lines
 
 
@@ -190,9 +187,9 @@ def base_table(study: dict) -> list[str]:
     lines = [f"| base model | test {METRIC} (%, 95% CI over {worlds} worlds) | test greedy (%) | pretrained here |",
              "|---|---|---|---|"]
     for role, row in base["models"].items():
-        lines.append(f"| {role} | {_scaled(row[METRIC], 100, 1)} | {_scaled(row['greedy'], 100, 1)} "
+        lines.append(f"| {role} | {_scaled(row[METRIC], 100, 1, False)} | {_scaled(row['greedy'], 100, 1, False)} "
                      f"| {'yes' if base['pretrained'][role] else 'no (`load:`): a world varies sampling and finetuning only'} |")
-    lines.append(f"| WC / SE (greedy) | {_scaled(base['wc_over_se'], 1)} | | |")
+    lines.append(f"| WC / SE (greedy) | | {_scaled(base['wc_over_se'], 1, signed=False)} | |")
     return lines
 
 
@@ -256,9 +253,9 @@ def hygiene_lines(data: dict) -> list[str]:
                      f"dropped {dropped}.")
     if "duplicates_dropped" in wc:
         state = "on" if wc.get("dedup") else "off"
-        lines.append(f"- SFT data (dedup {state}): WC keeps {wc['kept']} of {wc['correct_samples']} right-answer "
-                     f"samples ({wc['duplicates_dropped']} duplicates dropped), SE {se['kept']} of "
-                     f"{se['correct_samples']} ({se['duplicates_dropped']} dropped).")
+        lines.append(f"- SFT data (dedup {state}): WC keeps {wc['kept']:,.0f} of {wc['correct_samples']:,.0f} right-answer "
+                     f"samples ({wc['duplicates_dropped']:,.0f} duplicates dropped), SE {se['kept']:,.0f} of "
+                     f"{se['correct_samples']:,.0f} ({se['duplicates_dropped']:,.0f} dropped).")
     grading = se.get("grading")
     if grading:
         modes = "; ".join(f"{mode}: coverage WC {_pct(wc['grading']['by_mode'][mode]['coverage'])} / "
@@ -267,8 +264,8 @@ def hygiene_lines(data: dict) -> list[str]:
     for arm, metrics in (("WC", wc), ("SE", se)):
         checks = metrics.get("step_checks")
         if checks:
-            lines.append(f"- {arm} calculator annotations: {checks['checked']} checked, {checks['wrong']} wrong, "
-                         f"{checks['unparsable']} unparsable.")
+            lines.append(f"- {arm} calculator annotations: {checks['checked']:,.0f} checked, {checks['wrong']:,.0f} wrong, "
+                         f"{checks['unparsable']:,.0f} unparsable.")
     return lines
 
 

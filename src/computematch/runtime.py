@@ -60,6 +60,7 @@ def map_workers(function: Callable, jobs: Sequence[tuple], threads: int, process
     Workers fork from a server that imported `preload` once (multiprocessing's forkserver): a fresh process,
     so no thread pool or open database is inherited, and torch and transformers are not imported per model."""
     if processes <= 1:
+        _set_threads(threads)  # a member's thread count, whether it runs here or in a worker
         for job in jobs:
             yield function(*job)
         return

@@ -18,23 +18,25 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import shutil
 import time
 from pathlib import Path
 
 from computematch import paths
 from computematch.budget import training_flops
-from computematch.config import PARADIGMS, Params, arm_of, cell_name, member_name, world_seed
+from computematch.config import PARADIGMS, Params, arm_of, cell_name, member_name, world_name, world_seed
 from computematch.evaluation import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
 from computematch.prompting import prompt_renderer
-from computematch.provenance import TRAINING_LIBRARIES, environment
+from computematch.provenance import TRAINING_LIBRARIES, environment, source_digest
 from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
 
 # What a member's worker process needs, imported once by the process it forks from (runtime.map_workers).
 TRAINING_PRELOAD = ("torch", "transformers.modeling_utils", "trl.trainer.sft_trainer", "datasets")
+MEMBER_STORE = paths.RESUME / "finetune"  # finished members, keyed by their inputs (member_key); gitignored
 TRAINER_STATE = ("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin")
 
 
@@ -159,6 +161,47 @@ def record_member(params: Params, role: str, data: str, world: int, seed: int, e
           f"{card['val_greedy_accuracy']:.3f}), {card['seconds']:.0f} s")
 
 
+def member_key(params: Params, role: str, data: str, world: int, seed: int, threads: int, device: str) -> str:
+    """What decides a member's weights, hashed: its base model and data (by content), the validation split, the
+    task, finetuning and runtime params, its TRL seed and thread count, the libraries, the CPU and this code."""
+    inputs = {"base": read_json(paths.base_model_dir(role, world) / "card.json")["weights_sha256"],
+              "data": file_digest(paths.sft_file(data, world)), "val": file_digest(paths.split_file("val")),
+              "task": params.raw.get("task"), "finetune": params.finetune, "runtime": params.raw.get("runtime"),
+              "seed": world_seed(seed, world), "threads": threads, "device": device, "source": source_digest(),
+              "environment": environment(threads, libraries=TRAINING_LIBRARIES)}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stored_member(cell: str, world: int, seed: int, key: str) -> Path:
+    """Where a finished member is kept outside DVC's outputs (data/resume/, like the samples), so that a cell rerun
+    for another world (or after an interruption) restores the members it already trained instead of retraining."""
+    return MEMBER_STORE / cell / f"{world_name(world)}-seed-{seed}-{key}"
+
+
+def restore_or_train(params: Params, role: str, data: str, members: list[tuple[int, int]], works: list[Path],
+                     records: dict, threads: int, processes: int, device: str):
+    """(result, seconds) of every member, in order: restored from the store when its key matches, else trained
+    (side by side in `processes` workers of `threads` threads each) and then stored."""
+    cell = cell_name(role, data)
+    stores = [stored_member(cell, w, s, member_key(params, role, data, w, s, threads, device)) for w, s in members]
+    todo = [i for i, store in enumerate(stores) if not (store / "result.json").exists()]
+    workers = max(1, min(processes, len(todo)))
+    trained = map_workers(train_member, [(params, role, data, *members[i], records[members[i][0]], works[i], device)
+                                         for i in todo], threads * workers, workers, TRAINING_PRELOAD)
+    with contextlib.closing(trained):
+        for index, (store, work) in enumerate(zip(stores, works)):
+            if index in todo:
+                result, seconds = next(trained)
+                shutil.rmtree(store, ignore_errors=True)
+                shutil.copytree(work / "best", store / "best")
+                write_json(store / "result.json", {"result": result, "seconds": seconds})  # last: the entry is whole
+            else:
+                shutil.copytree(store / "best", work / "best")
+                kept = read_json(store / "result.json")
+                result, seconds = {**kept["result"], "restored_from": str(store)}, kept["seconds"]
+            yield result, seconds
+
+
 def sft_records(params: Params, role: str, data: str, world: int) -> list[dict]:
     """World `world`'s SFT data on `data`, its prompts rendered for the trained model (its own chat template)."""
     render = prompt_renderer(params.task, paths.base_model_dir(role, world))
@@ -167,16 +210,16 @@ def sft_records(params: Params, role: str, data: str, world: int) -> list[dict]:
 
 def main(params: Params, role: str, data: str, worlds: tuple[int, ...] = (), seeds: tuple[int, ...] = ()) -> None:
     """Every world and seed of the study (or those given), side by side in worker processes on a CPU
-    (runtime.worker_processes); each member gets its own folder, card, MLflow run and registered version."""
+    (runtime.worker_processes); each member gets its own folder, card, MLflow run and registered version. A member
+    already trained with the same inputs (member_key) is restored from data/resume/finetune/ instead."""
     device, cell = apply_runtime(params.runtime), cell_name(role, data)
     members = [(world, seed) for world in worlds or params.study.worlds for seed in seeds or params.study.seeds]
     records = {world: sft_records(params, role, data, world) for world in dict.fromkeys(w for w, _ in members)}
     processes = worker_processes(params.runtime, len(members), device, in_process=params.runtime.processes == 1)
-    threads = threads_per_process(params.runtime.threads, processes)  # what each member's card records
+    threads = threads_per_process(params.runtime.threads, processes)  # decided by the whole cell: same bits
     with contextlib.ExitStack() as stack:  # the staging folders outlive the workers that fill them
         works = [stack.enter_context(staging_dir(paths.finetuned_model_dir(cell, w, s))) for w, s in members]
-        jobs = [(params, role, data, w, s, records[w], work, device) for (w, s), work in zip(members, works)]
-        results = stack.enter_context(contextlib.closing(
-            map_workers(train_member, jobs, params.runtime.threads, processes, TRAINING_PRELOAD)))
-        for (world, seed), work, (result, seconds) in zip(members, works, results):
+        results = restore_or_train(params, role, data, members, works, records, threads, processes, device)
+        for (world, seed), work, (result, seconds) in zip(members, works, stack.enter_context(
+                contextlib.closing(results))):
             record_member(params, role, data, world, seed, len(records[world]), work, result, seconds, threads)
