@@ -83,9 +83,11 @@ def test_judged_items_are_a_seeded_subset():
 
 def test_bootstrap_metrics_from_a_card():
     card = {"parameters": {"total": 2}, "val_greedy": {"accuracy": 0.5, "by_difficulty": {"2": 0.5}}, "seconds": 3,
+            "weights_sha256": "abc",
             "environment": {}, "pretrain": {"final_loss": 0.1, "steps": 625, "stop_at_accuracy": 0.7}}
     assert bootstrap_metrics(card)["final_loss"] == 0.1 and bootstrap_metrics({**card, "pretrain": {}})["final_loss"] is None
     assert bootstrap_metrics(card)["pretrain_steps"] == 625 and bootstrap_metrics(card)["stop_at_accuracy"] == 0.7
+    assert bootstrap_metrics(card)["weights_sha256"] == "abc"
 
 
 @pytest.fixture()

@@ -49,6 +49,7 @@ def bootstrap_metrics(card: dict) -> dict:
             "val_greedy_by_difficulty": card["val_greedy"]["by_difficulty"],
             "final_loss": pretrained.get("final_loss"), "pretrain_steps": pretrained.get("steps"),
             "pretrain_seed": pretrained.get("seed"), "stop_at_accuracy": pretrained.get("stop_at_accuracy"),
+            "weights_sha256": card["weights_sha256"],  # which model: a world's draw, distinct from every other's
             "seconds": card["seconds"], "environment": card["environment"]}
 
 
