@@ -7,6 +7,7 @@ The ceiling: the best of a few 2048 x 2048 float32 matmuls at 1 and at 2 threads
 Pretraining's rate: 6·P per trained token (Kaplan et al., 2020: forward 2·P, backward 4·P) over the real tokens a
 model saw (the card's tokens_seen: padding excluded, so it is the useful rate) divided by its pretraining
 seconds, which include its validation checks. P is the total parameter count (the LM head is a matmul here).
+A world's three models pretrain side by side on 2 cores, so each model's rate is measured while sharing them.
 Run by hand on an otherwise idle machine (`cat /proc/pressure/cpu`).
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -58,15 +58,15 @@ def main() -> None:
     for row in rows:
         row["share_of_its_threads_ceiling"] = round(row["gflops_per_second"] / ceiling[min(row["threads"], 2)], 3)
         row["share_of_2_core_ceiling"] = round(row["gflops_per_second"] / ceiling[2], 3)
-    print(f"matmul ceiling, float32: {ceiling[1]} GFLOP/s on 1 thread, {ceiling[2]} on 2 ({platform.processor()})")
+    from computematch.provenance import cpu_name
+
+    print(f"matmul ceiling, float32: {ceiling[1]} GFLOP/s on 1 thread, {ceiling[2]} on 2 ({cpu_name()})")
     for row in rows:
         print(f"{row['model']:<18} {row['steps']:>5} steps {row['seconds']:>7.1f} s {row['threads']} thread(s) "
               f"{row['gflops_per_second']:>6.2f} GFLOP/s = {100 * row['share_of_its_threads_ceiling']:.0f}% of its "
               f"threads' ceiling, {100 * row['share_of_2_core_ceiling']:.0f}% of the 2-core one")
     if args.json:
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-        args.json.write_text(json.dumps({"cpu": cpu, "matmul_gflops": ceiling, "models": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"cpu": cpu_name(), "matmul_gflops": ceiling, "models": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
