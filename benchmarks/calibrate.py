@@ -1,20 +1,21 @@
 """Calibrate the built-in default on base-model statistics only: accuracy, sample quality and guessability.
 
-    python benchmarks/calibrate.py --seeds 0 1 2                      # the params.yaml default
-    python benchmarks/calibrate.py --seeds 0 --set pretrain.steps=400 --roles wc se
+    python benchmarks/calibrate.py --worlds 100 101 102 103           # the params.yaml default
+    python benchmarks/calibrate.py --worlds 0 --set pretrain.steps=400 --roles wc se
     python benchmarks/calibrate.py --temperatures 0.7 0.5 0.3         # sample quality at several temperatures
 
 Prints the guessing baseline of the task (per level, the share of test problems whose answer is the most
-common answer of that level in train + corpus), then for each seed pretrains every role from scratch
-(pretrain.seed = seed) in a scratch directory and measures:
+common answer of that level in train + corpus), then for each world pretrains its roles from scratch in a
+scratch directory exactly as the bootstrap stage does (the stage's own bootstrap_one, side by side, one thread
+each: the same bits as `dvc repro` on this machine for that world) and measures:
 
 - greedy accuracy on the test split, overall and by difficulty;
 - for wc and se, the data the `sample` stage would draw at the default budget (S_SE = budget.se_samples,
-  S_WC = round(S_SE · P_SE / P_WC), sampling.temperature / top_p / seed on the train split, a token budget fit
+  S_WC = round(S_SE · P_SE / P_WC), sampling.temperature / top_p and the world's seed on the train split, a token budget fit
   for the gold solutions): coverage, and the false-positive rate (right answer, steps that do not all check out,
   over right answers).
 
-One JSON line per (seed, role) and a summary; nothing in the repository changes. Run by hand, on an otherwise
+One JSON line per (world, role) and a summary; nothing in the repository changes. Run by hand, on an otherwise
 idle machine, before any finetuning result is seen (docs/calibration.md).
 """
 
@@ -73,7 +74,8 @@ def sample_quality(model_dir: Path, task, problems: list, samples: int, params, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--worlds", type=int, nargs="+", default=[100, 101, 102, 103],
+                        help="worlds to draw (default: ones no reported study uses)")
     parser.add_argument("--roles", nargs="+", default=["student", "wc", "se"])
     parser.add_argument("--temperatures", type=float, nargs="+", default=None,
                         help="sampling temperatures to measure sample quality at (default: sampling.temperature)")
@@ -85,9 +87,9 @@ def main() -> None:
     from computematch.budget import card_parameters, samples_per_arm
     from computematch.config import parse_params
     from computematch.evaluation import greedy_accuracy
-    from computematch.models import pretrain_into
-    from computematch.runtime import apply_runtime
+    from computematch.runtime import apply_runtime, map_workers, worker_processes
     from computematch.splits import write_split
+    from computematch.stages.bootstrap import PRETRAINING_PRELOAD, bootstrap_one
     from computematch.stages.filter import guessing_report
     from computematch.stages.prepare import prepare_splits
     from computematch.tasks import get_task
@@ -106,17 +108,18 @@ def main() -> None:
             write_split(split, problems)
         guessing = guessing_report(splits["test"], splits["corpus"])  # what metrics/data/*.json report, on test
         print(json.dumps({"guessing_baseline": guessing}), flush=True)
-        for seed in args.seeds:
-            raw["pretrain"]["seed"] = seed
-            params = parse_params(raw)
+        for world in args.worlds:  # a world: every seed of params.yaml shifted by it (Params.in_world)
+            params = base.in_world(world)
             device = apply_runtime(params.runtime)
-            cards = {}
+            processes = worker_processes(params.runtime, len(args.roles), device)
+            jobs = [(base, role, world, Path(scratch) / f"{role}-{world}", device) for role in args.roles]
+            cards = dict(zip(args.roles, map_workers(bootstrap_one, jobs, params.runtime.threads, processes,
+                                                     PRETRAINING_PRELOAD)))
             for role in args.roles:
-                staging = Path(scratch) / f"{role}-{seed}"
-                cards[role] = pretrain_into(staging, params.model(role), params.pretrain, task, splits, device=device)
+                staging = Path(scratch) / f"{role}-{world}"
                 started = time.perf_counter()
                 accuracy = greedy_accuracy(staging, task, splits["test"], device, params.runtime)
-                row = {"seed": seed, "role": role, "params": cards[role]["parameters"]["non_embedding"],
+                row = {"world": world, "role": role, "params": cards[role]["parameters"]["non_embedding"],
                        "test_greedy": round(accuracy["accuracy"], 4),
                        "by_difficulty": {k: round(v, 3) for k, v in accuracy["by_difficulty"].items()},
                        "final_loss": cards[role]["pretrain"]["final_loss"],
@@ -131,12 +134,12 @@ def main() -> None:
                 for arm in ("wc", "se"):
                     for temperature in args.temperatures or [params.sampling.temperature]:
                         started = time.perf_counter()
-                        store = Path(scratch) / f"samples-{arm}-{seed}-{temperature}.jsonl"
-                        quality = sample_quality(Path(scratch) / f"{arm}-{seed}", task, splits["train"], samples[arm],
+                        store = Path(scratch) / f"samples-{arm}-{world}-{temperature}.jsonl"
+                        quality = sample_quality(Path(scratch) / f"{arm}-{world}", task, splits["train"], samples[arm],
                                                  params, device, store, temperature)
-                        row = {"seed": seed, "role": arm, "budget": quality,
+                        row = {"world": world, "role": arm, "budget": quality,
                                "sample_seconds": round(time.perf_counter() - started, 1)}
-                        next(r for r in results if r["seed"] == seed and r["role"] == arm).setdefault(
+                        next(r for r in results if r["world"] == world and r["role"] == arm).setdefault(
                             "by_temperature", {})[temperature] = quality
                         print(json.dumps(row), flush=True)
     print("overrides:", args.overrides, file=sys.stderr)
@@ -150,11 +153,11 @@ def main() -> None:
         steps = [r["pretrain_steps"] for r in results if r["role"] == role]
         print(f"{role}: test greedy {values} mean {sum(values) / len(values):.3f}; pretrain steps {steps}, "
               f"seconds {seconds}")
-    for seed in args.seeds:
-        row = {r["role"]: r for r in results if r["seed"] == seed}
+    for world in args.worlds:
+        row = {r["role"]: r for r in results if r["world"] == world}
         if {"wc", "se"} <= set(row):
             wc, se = row["wc"], row["se"]
-            print(f"seed {seed}: WC/SE accuracy {wc['test_greedy'] / max(se['test_greedy'], 1e-9):.3f}, "
+            print(f"world {world}: WC/SE accuracy {wc['test_greedy'] / max(se['test_greedy'], 1e-9):.3f}, "
                   f"P_SE/P_WC {se['params'] / wc['params']:.2f}")
             for temperature, wc_quality in wc["by_temperature"].items():
                 se_quality = se["by_temperature"][temperature]

@@ -124,3 +124,34 @@ def test_the_greedy_scorer_scores_a_model_in_memory_as_the_saved_one_scores(tiny
 def test_stop_at_accuracy_is_checked_at_load(spec, message):
     with pytest.raises(ConfigError, match=rf"^models.wc.stop_at_accuracy: {message}"):
         ModelSpec(role="wc", **spec)
+
+
+def test_epoch_batches_group_by_length_keeps_every_example_once_and_cuts_padding():
+    import random
+
+    import torch
+
+    from computematch.models import epoch_batches
+
+    lengths = [random.Random(i).randint(5, 60) for i in range(1000)]
+    plain = epoch_batches(lengths, 32, torch.Generator().manual_seed(0), group_by_length=False)
+    grouped = epoch_batches(lengths, 32, torch.Generator().manual_seed(0), group_by_length=True)
+    # plain batches are consecutive slices of the epoch's permutation, as pretraining always drew them
+    assert [i for batch in plain for i in batch] == torch.randperm(1000, generator=torch.Generator().manual_seed(0)
+                                                                   ).tolist()[:31 * 32]
+    for batches in (plain, grouped):
+        flat = [i for batch in batches for i in batch]
+        assert len(batches) == 31 and all(len(batch) == 32 for batch in batches) and len(set(flat)) == len(flat)
+
+    def padded(batches):  # positions a step computes on: every row padded to its batch's longest
+        return sum(32 * max(lengths[i] for i in batch) for batch in batches)
+
+    assert padded(grouped) < 0.75 * padded(plain)
+    assert epoch_batches(lengths[:5], 32, torch.Generator().manual_seed(0), True) != []  # fewer than a batch
+
+
+def test_group_by_length_must_be_a_boolean():
+    from computematch.config import ConfigError, PretrainConfig
+
+    with pytest.raises(ConfigError, match="pretrain.group_by_length"):
+        PretrainConfig(group_by_length="yes")

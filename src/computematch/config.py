@@ -258,8 +258,11 @@ class PretrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     check_every: int = 25   # steps between validation checks of a model with `stop_at_accuracy`
+    group_by_length: bool = False   # batches of similar length (models.epoch_batches): less padding per step
 
     def __post_init__(self):
+        if not isinstance(self.group_by_length, bool):
+            _fail("pretrain.group_by_length", f"must be true or false, got {self.group_by_length!r}")
         _positive_int("pretrain.steps", self.steps)
         _positive_int("pretrain.check_every", self.check_every)
         _positive_int("pretrain.batch_size", self.batch_size)

@@ -136,6 +136,32 @@ def _collate(examples, pad_id: int):
     return input_ids, attention, labels
 
 
+# HF's LengthGroupedSampler sorts megabatches of 50 batches (transformers.trainer_pt_utils.get_length_grouped_indices)
+MEGABATCH_BATCHES = 50
+
+
+def epoch_batches(lengths: Sequence[int], batch_size: int, generator, group_by_length: bool) -> list[list[int]]:
+    """One epoch's batches of example indices, every batch full (a short tail is dropped), drawn from `generator`.
+
+    Plain: consecutive slices of a random permutation. Grouped by length (as HF's `group_by_length`): the
+    permutation is cut into megabatches of MEGABATCH_BATCHES batches, each sorted by length and sliced, and the
+    batches are then shuffled, so a batch holds examples of similar length (little padding: each step computes
+    on fewer positions) while its place in the epoch stays random."""
+    import torch
+
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if group_by_length:
+        span = batch_size * MEGABATCH_BATCHES
+        order = [i for start in range(0, len(order), span)
+                 for i in sorted(order[start: start + span], key=lengths.__getitem__)]
+    batches = [order[start: start + batch_size] for start in range(0, len(order) - batch_size + 1, batch_size)]
+    if not batches:  # fewer examples than a batch: one batch of them all
+        return [order]
+    if group_by_length:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
     """Learning-rate multiplier: linear warmup, then cosine decay to zero."""
     if step < warmup:
@@ -170,15 +196,15 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
         optimizer, lambda step: warmup_cosine(step, config.warmup_steps, config.steps)
     )
     generator = torch.Generator().manual_seed(config.seed)
-    order, cursor, curve, tokens = torch.randperm(len(examples), generator=generator), 0, [], 0
+    lengths = [len(ids) for ids, _ in examples]
+    batches, curve, tokens = [], [], 0
     started = time.perf_counter()
     progress = Progress(config.steps, desc, unit="step") if desc else None
     checks, stopped_at = [], None
     for step in range(config.steps):
-        if cursor + config.batch_size > len(order):  # a new epoch, reshuffled
-            order, cursor = torch.randperm(len(examples), generator=generator), 0
-        batch = [examples[i] for i in order[cursor: cursor + config.batch_size].tolist()]
-        cursor += config.batch_size
+        if not batches:  # a new epoch, reshuffled
+            batches = epoch_batches(lengths, config.batch_size, generator, config.group_by_length)[::-1]
+        batch = [examples[i] for i in batches.pop()]
         input_ids, attention, labels = _collate(batch, tokenizer.pad_token_id)
         loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
         loss.backward()
