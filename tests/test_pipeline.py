@@ -120,7 +120,7 @@ def _metrics(root, stage, name, world=0, seed=None):
 def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
     root, _, log = workspace
     for stage in ["prepare", "bootstrap@0", "bootstrap@1", "sample@0-wc", "sample@1-se", "filter@0-wc", "filter@1-se",
-                  "judge@1", "finetune@se-wc", "control@student-wc-matched", "evaluate@student-se",
+                  "judge@1", "finetune@se", "control@student-wc-matched", "evaluate@student",
                   "evaluate-control@student-wc-matched", "evaluate-base@0", "evaluate-base@1", "report"]:
         assert f"'{stage}'" in log
     for arm in ("wc", "se"):
@@ -303,13 +303,19 @@ def test_exp_run_with_a_new_ratio_reruns_only_the_wc_side(workspace):
     root, env, _ = workspace
     log = _run(["dvc", "exp", "run", "-S", "budget.ratio=3"], root, env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
-    wc_cells = [f"{role}-wc" for role in ("student", "wc", "se")]  # each cell's stage trains both worlds
+    roles = ("student", "wc", "se")  # each model's stage trains both data sources in both worlds
     # The SE arm's sampling reads `budget` too (one matrix for both arms) but draws nothing: its data is unchanged,
-    # so nothing downstream of it reruns. Not the sample-matched control: its data (WC's first S_SE samples) is
-    # the same prefix whatever S_WC is.
+    # so no control reruns, and the model stages restore their SE-data members from the member store. Not the
+    # sample-matched control: its data (WC's first S_SE samples) is the same prefix whatever S_WC is.
     assert ran == {"sample@0-wc", "sample@1-wc", "sample@0-se", "sample@1-se", "filter@0-wc", "filter@1-wc",
                    "filter@0-se", "filter@1-se", "judge@0", "judge@1", "report",
-                   *(f"finetune@{c}" for c in wc_cells), *(f"evaluate@{c}" for c in wc_cells)}
+                   *(f"finetune@{role}" for role in roles), *(f"evaluate@{role}" for role in roles)}
+    for role in roles:
+        for world in (0, 1):
+            assert "restored_from" in json.loads((root / f"models/ft/{role}-se/world-{world}/seed-0/card.json"
+                                                  ).read_text())
+            assert "restored_from" not in json.loads((root / f"models/ft/{role}-wc/world-{world}/seed-0/card.json"
+                                                      ).read_text())
     assert _metrics(root, "data", "wc")["samples_per_problem"] == 6
     assert _metrics(root, "sample", "wc")["reused"] > 0  # the earlier samples are a prefix of the new ones
     assert _metrics(root, "sample", "se", 1)["drawn"] == 0

@@ -165,9 +165,9 @@ def test_a_cell_runs_every_world_and_seed_of_the_study_in_one_stage(monkeypatch,
                         seconds, threads: trained.append((role, data, world, seed, result["data"],
                                                           (work / "best").is_dir(), threads,
                                                           "restored_from" in result)))
-    finetune.main(params, "se", "wc")
+    finetune.main(params, "se", ("wc",))
     shutil.rmtree(tmp_path / "data" / "resume" / "finetune" / "se-wc" / "world-3-seed-4-k")
-    finetune.main(params, "se", "wc", worlds=(0, 3))  # world 0 is stored: only world 3 trains, alone
+    finetune.main(params, "se", ("wc",), worlds=(0, 3))  # world 0 is stored: only world 3 trains, alone
     assert trained == [("se", "wc", 0, 4, "data/filter/wc/world-0.jsonl", True, 1, False),
                        ("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 1, False),
                        ("se", "wc", 0, 4, "data/filter/wc/world-0.jsonl", True, 1, True),
@@ -175,6 +175,12 @@ def test_a_cell_runs_every_world_and_seed_of_the_study_in_one_stage(monkeypatch,
     # Two models: two processes, one thread each (runtime.threads 2); one model left to train: one process with
     # the thread count the whole cell decided (1), not both threads, so a member's bits do not depend on the others
     assert pools == [(2, 2, 2), (1, 2, 1), (3, 2, 3), (2, 2, 2), (1, 1, 1)]
+    # one model on two data sources (the stage finetune@se): both cells' members side by side, each on its own data
+    trained.clear()
+    finetune.main(params, "se", ("wc", "se"), worlds=(3,))
+    assert trained == [("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 1, True),
+                       ("se", "se", 3, 4, "data/filter/se/world-3.jsonl", True, 1, False)]
+    assert pools[-1] == (1, 1, 1)
 
 
 def test_models_run_side_by_side_only_where_the_model_runs_in_the_stage_process():

@@ -90,10 +90,13 @@ def test_outputs_name_what_then_the_world_so_a_cell_depends_on_one_folder_per_in
     assert paths.metrics_file("eval", "wc", 3) == Path("metrics/eval/wc/world-3.json")
     assert paths.metrics_file("sft", "wc-verified", 0) == Path("metrics/sft/wc-verified/world-0.json")
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert dvc["finetune"]["outs"] == ["models/ft/${item.model}-${item.data}"]
-    assert "models/base/${item.model}" in dvc["finetune"]["deps"] and "data/filter/${item.data}" in dvc["finetune"]["deps"]
-    for stage in ("finetune", "evaluate"):
-        assert {"study.worlds", "study.seeds"} <= set(dvc[stage]["params"])
+    finetune = dvc["finetune"]["do"]  # one stage per model, both data sources
+    assert finetune["outs"] == ["models/ft/${item}-wc", "models/ft/${item}-se"]
+    assert "models/base/${item}" in finetune["deps"] and {"data/filter/wc", "data/filter/se"} <= set(finetune["deps"])
+    assert dvc["control"]["outs"] == ["models/ft/${item.model}-${item.data}"]
+    assert "models/base/${item.model}" in dvc["control"]["deps"] and "data/filter/${item.data}" in dvc["control"]["deps"]
+    for body in (finetune, dvc["evaluate"]["do"], dvc["control"], dvc["evaluate-control"]):
+        assert {"study.worlds", "study.seeds"} <= set(body["params"])
 
 
 def test_a_world_is_every_seed_of_the_study_shifted_by_its_number():

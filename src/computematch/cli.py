@@ -109,16 +109,18 @@ def judge(world: int, params_path: str) -> None:
 
 @cli.command()
 @ROLE
-@DATA
+@click.argument("datas", nargs=-1, required=True, type=click.Choice(DATA_SOURCES))
 @WORLDS
 @SEEDS
 @PARAMS_OPTION
-def finetune(role: str, data: str, worlds: tuple[int, ...], seeds: tuple[int, ...], params_path: str) -> None:
-    """Finetune model ROLE on DATA in every world and seed of the study (`finetune se wc`: weak-to-strong;
-    `finetune se wc --world 1`: world 1 only; DATA may be a control)."""
+def finetune(role: str, datas: tuple[str, ...], worlds: tuple[int, ...], seeds: tuple[int, ...],
+             params_path: str) -> None:
+    """Finetune model ROLE on each of DATAS in every world and seed of the study, side by side (`finetune se wc se`:
+    weak-to-strong and self-improvement; `finetune se wc --world 1`: one cell, world 1 only; a DATA may be a
+    control)."""
     from computematch.stages import finetune as stage
 
-    stage.main(_params(params_path), role, data, worlds, seeds)
+    stage.main(_params(params_path), role, datas, worlds, seeds)
 
 
 @cli.command()

@@ -55,7 +55,8 @@ def arm_of(data_source: str) -> str:
 
 
 def cell_name(role: str, data: str) -> str:
-    """A finetuning cell: model ROLE trained on DATA ('se-wc'); its DVC stages are finetune@se-wc and evaluate@se-wc."""
+    """A finetuning cell: model ROLE trained on DATA ('se-wc'); the DVC stage finetune@se trains it (with se-se),
+    evaluate@se evaluates it."""
     return f"{role}-{data}"
 
 

@@ -1,8 +1,9 @@
-"""Stage `finetune`: one cell of the study: a model trained on one data source, in every world (and seed).
+"""Stage `finetune`: a model trained on one or more data sources (one cell each), in every world (and seed).
 
-    computematch finetune se wc              # SE on WC data (weak-to-strong improvement), every world of study.worlds
-                                             # -> models/ft/se-wc/world-0/seed-0/, world-1/seed-0/, ...
-    computematch finetune se wc --world 1    # world 1 only -> models/ft/se-wc/world-1/seed-0/
+    computematch finetune se wc se           # SE on WC data (weak-to-strong improvement) and on SE data
+                                             # (self-improvement), every world of study.worlds, side by side
+                                             # -> models/ft/se-wc/world-0/seed-0/, ..., models/ft/se-se/world-0/...
+    computematch finetune se wc --world 1    # one cell, world 1 only -> models/ft/se-wc/world-1/seed-0/
     computematch finetune student wc-verified   # a control: WC data without its false positives
 
 In world w, a cell trains world w's base model on world w's data with TRL seed study seed + w (config.world_seed).
@@ -178,15 +179,15 @@ def stored_member(cell: str, world: int, seed: int, key: str) -> Path:
     return MEMBER_STORE / cell / f"{world_name(world)}-seed-{seed}-{key}"
 
 
-def restore_or_train(params: Params, role: str, data: str, members: list[tuple[int, int]], works: list[Path],
+def restore_or_train(params: Params, role: str, members: list[tuple[str, int, int]], works: list[Path],
                      records: dict, threads: int, processes: int, device: str):
-    """(result, seconds) of every member, in order: restored from the store when its key matches, else trained
-    (side by side in `processes` workers of `threads` threads each) and then stored."""
-    cell = cell_name(role, data)
-    stores = [stored_member(cell, w, s, member_key(params, role, data, w, s, threads, device)) for w, s in members]
+    """(result, seconds) of every (data, world, seed) member, in order: restored from the store when its key
+    matches, else trained (side by side in `processes` workers of `threads` threads each) and then stored."""
+    stores = [stored_member(cell_name(role, data), w, s, member_key(params, role, data, w, s, threads, device))
+              for data, w, s in members]
     todo = [i for i, store in enumerate(stores) if not (store / "result.json").exists()]
     workers = max(1, min(processes, len(todo)))
-    trained = map_workers(train_member, [(params, role, data, *members[i], records[members[i][0]], works[i], device)
+    trained = map_workers(train_member, [(params, role, *members[i], records[members[i][:2]], works[i], device)
                                          for i in todo], threads * workers, workers, TRAINING_PRELOAD)
     with contextlib.closing(trained):
         for index, (store, work) in enumerate(zip(stores, works)):
@@ -208,18 +209,23 @@ def sft_records(params: Params, role: str, data: str, world: int) -> list[dict]:
     return [{**r, "prompt": render(r["prompt"])} for r in read_jsonl(paths.sft_file(data, world))]
 
 
-def main(params: Params, role: str, data: str, worlds: tuple[int, ...] = (), seeds: tuple[int, ...] = ()) -> None:
-    """Every world and seed of the study (or those given), side by side in worker processes on a CPU
-    (runtime.worker_processes); each member gets its own folder, card, MLflow run and registered version. A member
-    already trained with the same inputs (member_key) is restored from data/resume/finetune/ instead."""
-    device, cell = apply_runtime(params.runtime), cell_name(role, data)
-    members = [(world, seed) for world in worlds or params.study.worlds for seed in seeds or params.study.seeds]
-    records = {world: sft_records(params, role, data, world) for world in dict.fromkeys(w for w, _ in members)}
+def main(params: Params, role: str, datas: tuple[str, ...], worlds: tuple[int, ...] = (),
+         seeds: tuple[int, ...] = ()) -> None:
+    """Model `role` on each data source of `datas` (one cell each), in every world and seed of the study (or those
+    given), side by side in worker processes on a CPU (runtime.worker_processes); each member gets its own folder,
+    card, MLflow run and registered version. A member already trained with the same inputs (member_key) is
+    restored from data/resume/finetune/ instead."""
+    device = apply_runtime(params.runtime)
+    members = [(data, world, seed) for data in dict.fromkeys(datas) for world in worlds or params.study.worlds
+               for seed in seeds or params.study.seeds]
+    records = {(data, world): sft_records(params, role, data, world) for data, world, _ in members}
     processes = worker_processes(params.runtime, len(members), device, in_process=params.runtime.processes == 1)
-    threads = threads_per_process(params.runtime.threads, processes)  # decided by the whole cell: same bits
+    threads = threads_per_process(params.runtime.threads, processes)  # decided by the whole stage: same bits
     with contextlib.ExitStack() as stack:  # the staging folders outlive the workers that fill them
-        works = [stack.enter_context(staging_dir(paths.finetuned_model_dir(cell, w, s))) for w, s in members]
-        results = restore_or_train(params, role, data, members, works, records, threads, processes, device)
-        for (world, seed), work, (result, seconds) in zip(members, works, stack.enter_context(
+        works = [stack.enter_context(staging_dir(paths.finetuned_model_dir(cell_name(role, data), w, s)))
+                 for data, w, s in members]
+        results = restore_or_train(params, role, members, works, records, threads, processes, device)
+        for (data, world, seed), work, (result, seconds) in zip(members, works, stack.enter_context(
                 contextlib.closing(results))):
-            record_member(params, role, data, world, seed, len(records[world]), work, result, seconds, threads)
+            record_member(params, role, data, world, seed, len(records[data, world]), work, result, seconds,
+                          threads)
