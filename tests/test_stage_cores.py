@@ -2,8 +2,10 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
+import yaml
 
 from computematch.budget import matched_level, samples_per_arm
 from computematch.config import BudgetConfig, ConfigError, EvaluationConfig, JudgeConfig, RuntimeConfig, parse_params
@@ -209,3 +211,30 @@ def test_workers_get_their_share_of_the_threads_and_return_in_order():
 
     with pytest.raises(UserError, match=r"^_exit: a worker process died .*runtime.worker_processes: 1 runs the models"):
         list(map_workers(os._exit, [(1,), (1,)], threads=2, processes=2))  # a worker killed: a one-line error
+
+
+def test_a_worlds_base_models_train_one_per_thread_the_largest_first(monkeypatch, tmp_path):
+    from computematch.stages import bootstrap
+
+    monkeypatch.chdir(tmp_path)
+    raw = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())  # student < wc < se
+    params = parse_params({**raw, "tracking": {"enabled": False}})
+    pools, recorded = [], []
+
+    def inline(function, jobs, threads, processes, preload):
+        pools.append(([job[1] for job in jobs], threads, processes))
+        for job in jobs:
+            (job[3] / "weights").write_text(job[1])
+            yield {"role": job[1]}
+
+    monkeypatch.setattr(bootstrap, "apply_runtime", lambda runtime: "cpu")
+    monkeypatch.setattr(bootstrap, "map_workers", inline)
+    monkeypatch.setattr(bootstrap, "record_model", lambda params, role, world, staging, card, threads:
+                        recorded.append((role, card["role"], (staging / "weights").read_text(), threads)))
+    bootstrap.main(params, 2)
+    # two workers (runtime.threads 2), one thread each, as three side by side had: the same bits
+    assert pools == [(["se", "wc", "student"], 2, 2)]
+    assert recorded == [(role, role, role, 1) for role in ("se", "wc", "student")]
+    bootstrap.main(parse_params({**raw, "tracking": {"enabled": False},
+                                 "runtime": {**raw["runtime"], "worker_processes": 3}}), 2)
+    assert pools[-1] == (["se", "wc", "student"], 2, 3)

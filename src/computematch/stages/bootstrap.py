@@ -30,6 +30,16 @@ SPLITS = ("corpus", "train", "val", "test")  # the built-in tokenizer's alphabet
 PRETRAINING_PRELOAD = ("torch", "transformers.modeling_utils", "transformers.models.llama.modeling_llama")
 
 
+def pretraining_cost(spec) -> int:
+    """A model's pretraining cost per step, roughly (layers × hidden²; 0 for a `load` model): what orders a world's
+    models so that the largest starts first. The models of a world differ several-fold (SE has ~2.8x WC's
+    parameters and may run the whole schedule), so with one worker per thread the largest holds a core to itself
+    while the smaller ones queue on the other, instead of three models sharing two cores until the largest runs
+    on alone."""
+    fields = spec.pretrain or {}
+    return fields.get("num_hidden_layers", 0) * fields.get("hidden_size", 0) ** 2
+
+
 def bootstrap_model(params: Params, role: str, task, splits: dict, directory: Path, device: str) -> dict:
     """Write (or resolve) the model of `role` into `directory` and return its card: the pure core. `params` are
     the world's (Params.in_world): its pretraining seed."""
@@ -86,13 +96,18 @@ def record_model(params: Params, role: str, world: int, staging: Path, card: dic
 
 def main(params: Params, world: int, roles: tuple[str, ...] = ()) -> None:
     """World `world`'s base models (every role of `models`, or `roles`), side by side in worker processes on a
-    CPU, one thread each (runtime.worker_processes): two threads speed one tiny model up less than two models."""
+    CPU, one thread each (runtime.worker_processes; `auto`: one worker per thread of runtime.threads, the largest
+    model first): two threads speed one tiny model up less than two models. A model's bits depend only on its
+    thread count (always 1 here), not on which worker trains it or when."""
     roles = roles or tuple(params.models)
     for role in roles:
         if params.model(role).load is not None:
             resolve_source(params.model(role))  # a missing directory or hub id fails before any work
     device = apply_runtime(params.runtime)
+    roles = tuple(sorted(roles, key=lambda role: -pretraining_cost(params.model(role))))  # the largest first
     processes = worker_processes(params.runtime, len(roles), device)
+    if params.runtime.worker_processes == "auto":  # one worker per thread: the largest model never shares a core
+        processes = min(processes, params.runtime.threads)
     threads = threads_per_process(params.runtime.threads, processes)  # what each card records
     with contextlib.ExitStack() as stack:  # the staging folders outlive the workers that fill them
         stagings = [stack.enter_context(staging_dir(paths.base_model_dir(role, world))) for role in roles]
