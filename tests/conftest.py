@@ -29,7 +29,8 @@ def build_tiny_model(task, fields: dict, directory):
     """A Llama with `fields` briefly pretrained on the task's corpus, saved with its tokenizer in `directory`."""
     import torch
 
-    from computematch.models import build_task_tokenizer, pretrain
+    from computematch.models import build_task_tokenizer
+    from computematch.pretraining import pretrain
 
     torch.set_num_threads(1)
     corpus = task.make_splits()["corpus"]

@@ -232,7 +232,7 @@ def test_bounded_call_kills_a_slow_call_and_the_next_call_gets_a_fresh_worker():
     with pytest.raises(TimeoutError):
         bounded_call(time.sleep, 30, timeout=0.5)
     assert time.monotonic() - start < 10 and math_worker._pool is None
-    assert bounded_call(equivalent, r"\frac{1}{2}", "0.5") is True
+    assert bounded_call(equivalent, r"\frac{1}{2}", "0.5", timeout=5.0) is True
 
 
 def test_a_grader_timeout_grades_wrong_and_is_counted(monkeypatch):
@@ -247,7 +247,7 @@ def test_a_grader_timeout_grades_wrong_and_is_counted(monkeypatch):
 
 def test_the_worker_exits_when_the_process_that_started_it_dies_abruptly():
     # os._exit skips the executor's clean shutdown, as SIGTERM or SIGKILL would.
-    script = "import os; from computematch.tasks.math_worker import bounded_call; print(bounded_call(os.getpid)); os._exit(0)"
+    script = "import os; from computematch.tasks.math_worker import bounded_call; print(bounded_call(os.getpid, timeout=5.0)); os._exit(0)"
     worker = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout)
     deadline = time.monotonic() + 10
     while _alive(worker) and time.monotonic() < deadline:

@@ -56,7 +56,8 @@ def test_a_loaded_base_model_points_at_its_weights(tiny_model_dir, tmp_path):
 
 
 def _tiny_pretrain(task, config, **kwargs):
-    from computematch.models import build_task_tokenizer, pretrain
+    from computematch.models import build_task_tokenizer
+    from computematch.pretraining import pretrain
 
     corpus = task.make_splits()["corpus"][:64]
     tokenizer = build_task_tokenizer("\n".join(task.prompt(p) + p.solution for p in corpus))
@@ -131,7 +132,7 @@ def test_epoch_batches_group_by_length_keeps_every_example_once_and_cuts_padding
 
     import torch
 
-    from computematch.models import epoch_batches
+    from computematch.pretraining import epoch_batches
 
     lengths = [random.Random(i).randint(5, 60) for i in range(1000)]
     plain = epoch_batches(lengths, 32, torch.Generator().manual_seed(0), group_by_length=False)

@@ -98,7 +98,8 @@ def test_progress_lines_are_rate_limited():
 
 def test_pretraining_reports_its_progress(tiny_task, capsys):
     from computematch.config import PretrainConfig
-    from computematch.models import build_task_tokenizer, pretrain
+    from computematch.models import build_task_tokenizer
+    from computematch.pretraining import pretrain
 
     corpus = tiny_task.make_splits()["corpus"][:32]
     tokenizer = build_task_tokenizer("\n".join(tiny_task.prompt(p) + p.solution for p in corpus))

@@ -30,7 +30,7 @@ def _validation_loss(model_dir, tiny_task) -> float:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from computematch.models import _collate, encode_examples
+    from computematch.pretraining import _collate, encode_examples
 
     tokenizer, model = AutoTokenizer.from_pretrained(model_dir), AutoModelForCausalLM.from_pretrained(model_dir)
     val = tiny_task.make_splits()["val"]

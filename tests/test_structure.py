@@ -116,3 +116,61 @@ def test_per_world_stages_never_read_the_world_list():
         worlds = dvc[stage].get("foreach") or dvc[stage]["matrix"]["world"]
         assert worlds == "${study.worlds}", stage
         assert not any(str(p).startswith("study") for p in body["params"]), stage
+
+
+def import_graph(package: Path, name: str = "computematch") -> dict[str, set[str]]:
+    """module -> the package's modules it imports, function-level imports counted (ast.walk sees every one)."""
+    modules = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return {module: {imported for imported in _imported_modules(path) if imported in modules and imported != module}
+            for module, path in modules.items() if module.startswith(name)}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, 1972): each holds a cycle."""
+    index, low, stack, on_stack, components = {}, {}, [], set(), []
+
+    def visit(module):
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in sorted(graph.get(module, ())):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return components
+
+
+def test_the_import_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.sub import b\n")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "b.py").write_text("def f():\n    from pkg import c\n")
+    (package / "c.py").write_text("import pkg.a\nimport torch\n")
+    assert import_cycles(import_graph(package, "pkg")) == [["pkg.a", "pkg.c", "pkg.sub.b"]]
+    (package / "c.py").write_text("import torch\n")
+    assert import_cycles(import_graph(package, "pkg")) == []
+
+
+def test_the_package_has_no_import_cycles_counting_imports_inside_functions():
+    assert import_cycles(import_graph(REPO / "src" / "computematch")) == []

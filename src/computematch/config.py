@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from computematch.backends import BACKENDS
 from computematch.errors import ConfigError  # noqa: F401  (re-exported: the error of this module)
 
 # ---------------------------------------------------------------- the study's names (one place for each)
@@ -259,7 +260,7 @@ class PretrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     check_every: int = 25   # steps between validation checks of a model with `stop_at_accuracy`
-    group_by_length: bool = False   # batches of similar length (models.epoch_batches): less padding per step
+    group_by_length: bool = False   # batches of similar length (pretraining.epoch_batches): less padding per step
 
     def __post_init__(self):
         if not isinstance(self.group_by_length, bool):
@@ -588,8 +589,6 @@ def parse_params(raw: Any) -> Params:
     finetune = raw.get("finetune") or {}
     if not isinstance(finetune, dict):
         _fail("finetune", f"must be a mapping of TRL SFTConfig fields, got {finetune!r}")
-    from computematch.sampling import BACKENDS  # the registry's names; no backend is imported
-
     for key, backend in (("sampling.backend", sections["sampling"].backend),
                          ("evaluation.backend", sections["evaluation"].backend),
                          ("judge.backend", sections["judge"].backend)):

@@ -1,4 +1,5 @@
-"""Base models: resolve a hub id or local directory, or pretrain a tiny Llama from scratch; count parameters.
+"""Base models: the built-in tokenizer and Llama configuration, parameter counts, resolving a hub id or local
+directory, loading a model, and cards. Pretraining from scratch is pretraining.py.
 
     from computematch.models import load_card
     load_card("models/base/wc")["parameters"]  # {'total': ..., 'non_embedding': ..., 'embedding': ...}
@@ -11,12 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import time
 from pathlib import Path
-from typing import Callable, Sequence
 
-from computematch.config import ConfigError, ModelSpec, PretrainConfig
+from computematch.config import ConfigError, ModelSpec
 from computematch.errors import MissingInputError
 
 CARD_FILE = "card.json"
@@ -92,7 +90,7 @@ def count_parameters_from_config(config) -> dict[str, int]:
     return count_parameters(model)
 
 
-# ---------------------------------------------------------------- pretraining from scratch
+# ---------------------------------------------------------------- a from-scratch Llama's configuration
 
 
 def llama_config(fields: dict, tokenizer, key: str = "pretrain"):
@@ -109,159 +107,6 @@ def llama_config(fields: dict, tokenizer, key: str = "pretrain"):
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-
-
-def encode_examples(tokenizer, prompts: Sequence[str], completions: Sequence[str]):
-    """Token ids and labels for completion-only loss: prompt tokens are labelled -100, EOS closes each one."""
-    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
-    completion_ids = tokenizer(list(completions), add_special_tokens=False)["input_ids"]
-    examples = []
-    for prompt, completion in zip(prompt_ids, completion_ids):
-        completion = completion + [tokenizer.eos_token_id]
-        examples.append((prompt + completion, [-100] * len(prompt) + completion))
-    return examples
-
-
-def _collate(examples, pad_id: int):
-    import torch
-
-    width = max(len(ids) for ids, _ in examples)
-    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), -100, dtype=torch.long)
-    attention = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, (ids, label) in enumerate(examples):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        labels[row, : len(label)] = torch.tensor(label)
-        attention[row, : len(ids)] = 1
-    return input_ids, attention, labels
-
-
-# HF's LengthGroupedSampler sorts megabatches of 50 batches (transformers.trainer_pt_utils.get_length_grouped_indices)
-MEGABATCH_BATCHES = 50
-
-
-def epoch_batches(lengths: Sequence[int], batch_size: int, generator, group_by_length: bool) -> list[list[int]]:
-    """One epoch's batches of example indices, every batch full (a short tail is dropped), drawn from `generator`.
-
-    Plain: consecutive slices of a random permutation. Grouped by length (as HF's `group_by_length`): the
-    permutation is cut into megabatches of MEGABATCH_BATCHES batches, each sorted by length and sliced, and the
-    batches are then shuffled, so a batch holds examples of similar length (little padding: each step computes
-    on fewer positions) while its place in the epoch stays random."""
-    import torch
-
-    order = torch.randperm(len(lengths), generator=generator).tolist()
-    if group_by_length:
-        span = batch_size * MEGABATCH_BATCHES
-        order = [i for start in range(0, len(order), span)
-                 for i in sorted(order[start: start + span], key=lengths.__getitem__)]
-    batches = [order[start: start + batch_size] for start in range(0, len(order) - batch_size + 1, batch_size)]
-    if not batches:  # fewer examples than a batch: one batch of them all
-        return [order]
-    if group_by_length:
-        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-    return batches
-
-
-def warmup_cosine(step: int, warmup: int, total: int) -> float:
-    """Learning-rate multiplier: linear warmup, then cosine decay to zero."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Sequence[str],
-             config: PretrainConfig, log_every: int = 50, on_log: Callable[[int, float], None] | None = None,
-             desc: str | None = None, score: Callable[[object], float] | None = None,
-             stop_at: float | None = None):
-    """Train a Llama from scratch on (prompt, completion) text; returns (model, stats).
-
-    With `score` (model -> validation accuracy), the model is scored every `config.check_every` steps and the
-    curve kept in stats; with `stop_at` too, training stops at the first check that reaches it. Scoring draws
-    no random numbers, so it does not change the trajectory. With `desc`, progress (step, loss, ETA) is shown
-    under that name (progress.Progress)."""
-    import torch
-    from transformers import LlamaForCausalLM
-
-    from computematch.progress import Progress
-
-    if not prompts:
-        raise ConfigError("task.corpus_size: a model to pretrain needs a non-empty corpus")
-    torch.manual_seed(config.seed)
-    model = LlamaForCausalLM(llama_config(fields, tokenizer))
-    model.train()
-    examples = encode_examples(tokenizer, prompts, completions)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_cosine(step, config.warmup_steps, config.steps)
-    )
-    generator = torch.Generator().manual_seed(config.seed)
-    lengths = [len(ids) for ids, _ in examples]
-    batches, curve, tokens = [], [], 0
-    started = time.perf_counter()
-    progress = Progress(config.steps, desc, unit="step") if desc else None
-    checks, stopped_at = [], None
-    for step in range(config.steps):
-        if not batches:  # a new epoch, reshuffled
-            batches = epoch_batches(lengths, config.batch_size, generator, config.group_by_length)[::-1]
-        batch = [examples[i] for i in batches.pop()]
-        input_ids, attention, labels = _collate(batch, tokenizer.pad_token_id)
-        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        tokens += int(attention.sum())
-        if progress is not None:
-            progress.update(1, loss=loss.item())
-        if step % log_every == 0 or step == config.steps - 1:
-            curve.append((step, round(loss.item(), 5)))
-            if on_log is not None:
-                on_log(step, loss.item())
-        if score is not None and (step + 1) % config.check_every == 0:
-            model.eval()
-            checks.append((step + 1, round(score(model), 4)))
-            model.train()
-            if stop_at is not None and checks[-1][1] >= stop_at:
-                stopped_at = step + 1
-                break
-    if progress is not None:
-        progress.close()
-    model.eval()
-    stats = {
-        "steps": stopped_at or config.steps,
-        "max_steps": config.steps,
-        "stop_at_accuracy": stop_at,
-        "val_checks": checks,
-        "batch_size": config.batch_size,
-        "learning_rate": config.learning_rate,
-        "seed": config.seed,
-        "final_loss": curve[-1][1],
-        "loss_curve": curve,
-        "tokens_seen": tokens,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    return model, stats
-
-
-def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task, splits: dict,
-                  device: str = "cpu") -> dict:
-    """Pretrain spec's Llama on the corpus split and save it with its tokenizer in `directory`; the card's facts.
-
-    With `spec.stop_at_accuracy`, training stops at the first validation check that reaches it."""
-    from computematch.evaluation import greedy_scorer
-
-    tokenizer = task_tokenizer(task, splits)
-    corpus = splits["corpus"]
-    score = None if spec.stop_at_accuracy is None else greedy_scorer(task, splits["val"], tokenizer, device)
-    model, stats = pretrain(spec.pretrain, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus],
-                            config, desc=f"pretrain@{spec.role}", score=score,
-                            stop_at=spec.stop_at_accuracy)
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return {"source": "pretrain", "architecture": spec.pretrain, "parameters": count_parameters(model),
-            "pretrain": stats}
 
 
 def resolve_loaded(spec: ModelSpec) -> dict:

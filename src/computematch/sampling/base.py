@@ -1,12 +1,13 @@
-"""The sampler interface every backend implements."""
+"""The sampler interface every backend implements, and a backend loaded by its registry name."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from computematch.config import Decoding
+from computematch.backends import BACKENDS
+from computematch.config import ConfigError, Decoding, RuntimeConfig
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,21 @@ class Backend(Protocol):
 
     def generate(self, requests: list[Request], decoding: "Decoding") -> list[Completion]:
         """One completion per request, in order; a pure function of (model, decoding, request)."""
+
+
+def get_backend(name: str, model_dir, device: str = "cpu", stop: tuple[str, ...] = (),
+                runtime: RuntimeConfig | None = None) -> Backend:
+    """Backend `name` holding the model at `model_dir`; generation ends at EOS or at the first `stop` string (dropped).
+
+    `runtime` carries dtype and the vllm engine's GPU settings (defaults when None). Decoding settings are given
+    per call, so one loaded model serves sampled and greedy decoding alike."""
+    if name not in BACKENDS:
+        raise ConfigError(f"sampling.backend: unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+    module_name, class_name = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)(model_dir, device, stop, runtime or RuntimeConfig())
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """(text up to the first stop string, whether one was found)."""
+    cuts = [text.find(s) for s in stop if s and s in text]
+    return (text[: min(cuts)], True) if cuts else (text, False)

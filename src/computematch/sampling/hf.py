@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from computematch.config import Decoding, RuntimeConfig
-from computematch.sampling import cut_at_stop
-from computematch.sampling.base import Completion, Request
+from computematch.sampling.base import Completion, Request, cut_at_stop
 from computematch.sampling.streams import gumbel_noise, sample_key
 
 

@@ -127,7 +127,7 @@ class Replica:
 
     def __init__(self, backend: str, model_dir: str, device: str, stop: tuple[str, ...], runtime):
         from computematch.runtime import apply_runtime
-        from computematch.sampling import get_backend
+        from computematch.sampling.base import get_backend
 
         apply_runtime(runtime or RuntimeConfig())  # the stage's thread count, in this process too
         self.backend = get_backend(backend, model_dir, device, stop, runtime)

@@ -18,8 +18,7 @@ import os
 from pathlib import Path
 
 from computematch.config import ConfigError, Decoding, RuntimeConfig
-from computematch.sampling import cut_at_stop
-from computematch.sampling.base import Completion, Request
+from computematch.sampling.base import Completion, Request, cut_at_stop
 from computematch.sampling.streams import sample_key
 
 INSTALL_HINT = ("sampling.backend: vllm is not installed; on a GPU machine pip install 'computematch[vllm]', on a "

@@ -17,9 +17,8 @@ from computematch import paths
 from computematch.config import Params, world_name
 from computematch.evaluation import greedy_accuracy
 from computematch.io import replace_dir, staging_dir, write_json
-from computematch.models import (
-    PARAM_COUNT_NOTE, pretrain_into, resolve_loaded, resolve_source, weights_digest, write_card,
-)
+from computematch.models import PARAM_COUNT_NOTE, resolve_loaded, resolve_source, weights_digest, write_card
+from computematch.pretraining import pretrain_into
 from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
 from computematch.splits import load_task, read_split

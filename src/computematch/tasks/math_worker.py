@@ -19,8 +19,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
-from computematch.tasks.math import TIMEOUT_S
-
 
 def _start_worker(parent_pid: int) -> None:
     """Worker start-up: import math-verify once, silence its 'timeout is disabled' warning (ours bounds the call),
@@ -86,7 +84,7 @@ def _kill_pool() -> None:
         process.join(timeout=5)
 
 
-def bounded_call(function, *args, timeout: float = TIMEOUT_S):
+def bounded_call(function, *args, timeout: float):
     """function(*args) in the persistent worker process; raises TimeoutError (and kills the worker) after timeout s.
 
     Works from any thread, unlike signal.alarm. `function` must be importable by name (spawn pickles it so).
