@@ -48,8 +48,8 @@ def sample_quality(model_dir: Path, task, problems: list, samples: int, params, 
     """Coverage and FPR of `samples` samples per problem at `temperature`, drawn and graded as the sample and
     filter stages draw and grade them."""
     from computematch.config import Decoding
-    from computematch.evaluation import solution_budget
-    from computematch.metrics import data_quality
+    from computematch.greedy_checks import solution_budget
+    from computematch.measure.quality import data_quality
     from computematch.prompting import prompt_renderer
     from computematch.sampling import get_backend
     from computematch.sampling.driver import SampleStore, draw
@@ -66,9 +66,9 @@ def sample_quality(model_dir: Path, task, problems: list, samples: int, params, 
     by_problem = group_samples(problems, sample_records(records, {p.id: p.difficulty for p in problems}), samples)
     graded, _ = grade_all(task, problems, by_problem)
     quality = data_quality([graded[p.id] for p in problems], samples)
-    return {"samples_per_problem": samples, "temperature": temperature, "coverage": round(quality["coverage"], 4),
-            "fpr": None if quality["fpr"] is None else round(quality["fpr"], 4),
-            "sample_accuracy": round(quality["sample_accuracy"], 4)}
+    return {"samples_per_problem": samples, "temperature": temperature, "coverage": round(quality.coverage, 4),
+            "fpr": None if quality.fpr is None else round(quality.fpr, 4),
+            "sample_accuracy": round(quality.sample_accuracy, 4)}
 
 
 def main() -> None:
@@ -86,7 +86,7 @@ def main() -> None:
 
     from computematch.budget import card_parameters, samples_per_arm
     from computematch.config import parse_params
-    from computematch.evaluation import greedy_accuracy
+    from computematch.greedy_checks import greedy_accuracy
     from computematch.runtime import apply_runtime, map_workers, worker_processes
     from computematch.splits import write_split
     from computematch.stages.bootstrap import PRETRAINING_PRELOAD, bootstrap_one

@@ -2,7 +2,9 @@ from collections import Counter
 
 import pytest
 
-from computematch.config import ConfigError, TaskConfig
+from computematch.errors import ConfigError
+
+from computematch.config import TaskConfig
 from computematch.tasks.arith import MAX_CHARS, ArithTask, Chain
 from computematch.tasks.base import Problem
 

@@ -1,7 +1,8 @@
 import pytest
 
 from computematch.budget import compute_matched_samples, flops_per_token, ledger, plan, sampling_ratio
-from computematch.config import BudgetConfig, ConfigError
+from computematch.errors import ConfigError
+from computematch.config import BudgetConfig
 
 
 def test_compute_matched_ratio_is_param_ratio():
@@ -66,7 +67,7 @@ def test_the_budget_command_prints_a_price_matched_plan_in_dollars_and_flops(tmp
     import json
 
     from computematch.config import parse_params
-    from computematch.plan import render_plan
+    from computematch.budget_plan import render_plan
 
     monkeypatch.chdir(tmp_path)
     for role, p in (("wc", 100), ("se", 300)):

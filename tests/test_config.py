@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from computematch.config import ConfigError, load_params, parse_params
+from computematch.errors import ConfigError
+
+from computematch.config import load_params, parse_params
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -73,10 +73,10 @@ def test_dedup_keeps_one_copy_of_each_solution_per_problem(tiny_task, two_proble
     a, b = two_problems
     samples = _samples(two_problems, [[_gold(a), _gold(a) + "  ", "#### 99"], [_gold(b), "#### 99", _gold(b)]])
     datasets, report = filter_samples(tiny_task, two_problems, samples, 3, parameters=10, dedup=True)
-    assert len(datasets[""]) == 2 and report["duplicates_dropped"] == 2 and report["correct_samples"] == 4
+    assert len(datasets[""]) == 2 and report.duplicates_dropped == 2 and report.correct_samples == 4
     datasets_all, report_all = filter_samples(tiny_task, two_problems, samples, 3, parameters=10, dedup=False)
-    assert len(datasets_all[""]) == 4 and report_all["duplicates_dropped"] == 0
-    assert report["diversity"] == report_all["diversity"] == 1.0  # dedup uses diversity's notion of unique
+    assert len(datasets_all[""]) == 4 and report_all.duplicates_dropped == 0
+    assert report.diversity == report_all.diversity == 1.0  # dedup uses diversity's notion of unique
 
 
 @pytest.mark.parametrize("corrupt, message", [
@@ -99,8 +99,8 @@ def test_malformed_sample_files_are_one_line_errors(tiny_task, two_problems, cor
 def test_filter_reports_the_grading_mode_it_used(tiny_task, two_problems):
     samples = _samples(two_problems, [[_gold(p)] for p in two_problems])
     _, report = filter_samples(tiny_task, two_problems, samples, 1, parameters=10, dedup=True)
-    assert report["grading"]["mode"] == "strict" and report["grading"]["by_mode"]["strict"]["coverage"] == 1.0
-    assert report["step_checks"] is None  # arith's step checker is exact, not a count of annotations
+    assert report.grading.mode == "strict" and report.grading.by_mode["strict"].coverage == 1.0
+    assert report.step_checks is None  # arith's step checker is exact, not a count of annotations
 
 
 def test_a_flexible_gsm8k_pool_keeps_what_strict_would_drop():
@@ -115,12 +115,12 @@ def test_a_flexible_gsm8k_pool_keeps_what_strict_would_drop():
     for mode in ("flexible", "strict"):
         task = get_task(TaskConfig(name="gsm8k", grading=mode, fewshot=0))
         datasets, reports[mode] = filter_samples(task, problems, samples, per_problem, parameters=10, dedup=False)
-        assert reports[mode]["kept"] == len(datasets[""])
-    assert reports["flexible"]["kept"] > 0 and reports["strict"]["kept"] == 0
-    assert reports["strict"]["grading"]["by_mode"] == reports["flexible"]["grading"]["by_mode"]  # both, side by side
+        assert reports[mode].kept == len(datasets[""])
+    assert reports["flexible"].kept > 0 and reports["strict"].kept == 0
+    assert reports["strict"].grading.by_mode == reports["flexible"].grading.by_mode  # both, side by side
     right = sum(json.dumps(s).count("A: ") > 0 and s["completion"].endswith(f"A: {p.answer}")
                 for p in problems for s in samples if s["problem_id"] == p.id)
-    assert reports["flexible"]["kept"] == right
+    assert reports["flexible"].kept == right
 
 
 def test_control_variants_take_the_right_samples(tiny_task, two_problems):
@@ -133,24 +133,23 @@ def test_control_variants_take_the_right_samples(tiny_task, two_problems):
                                       se_samples=2)
     assert {r["completion"] for r in datasets["verified"]} == {_gold(a), _gold(a) + " ", _gold(b)}
     assert [r["sample_index"] for r in datasets["matched"]] == [0, 1]  # first 2 of 6: a's two right ones
-    assert report["variants"]["matched"]["samples_per_problem"] == 2
-    assert report["variants"]["low"]["samples_per_problem"] == 3  # 1 SE sample costs 6 / 2 = 3 WC samples
+    assert report.variants["matched"].samples_per_problem == 2
+    assert report.variants["low"].samples_per_problem == 3  # 1 SE sample costs 6 / 2 = 3 WC samples
     assert [r["sample_index"] for r in datasets["low"]] == [0, 1, 2]  # and b's right one at index 2
-    assert report["variants"]["verified"]["fpr"] == 0.0 and report["fpr"] > 0
+    assert report.variants["verified"].fpr == 0.0 and report.fpr > 0
 
 
 def test_the_guessing_baseline_is_the_share_a_most_common_answer_guesser_solves():
-    from computematch.stages.filter import guessing_baseline, most_common_answers
+    from computematch.measure.quality import guessing_baseline, guessing_hits, most_common_answers
 
     corpus = [_problem(f"c{i}", "q", answer, difficulty) for i, (answer, difficulty) in
               enumerate([("7", 2), ("7", 2), ("3", 2), ("12", 3), ("40", 3), ("40", 3)])]
     assert most_common_answers(corpus) == {2: "7", 3: "40"}
     train = [_problem("a", "q", "7", 2), _problem("b", "q", "1", 2), _problem("c", "q", "5", 3), _problem("d", "q", "2", 3)]
-    baseline = guessing_baseline(train, most_common_answers(corpus))
-    assert baseline == {"coverage": 0.25, "by_difficulty": {"2": 0.5, "3": 0.0}}
-    from computematch.stages.filter import guessing_report
-
-    report = guessing_report(train, corpus)  # the guesser's hit rate on the corpus it learned from, beside
-    assert report["reference"] == {"split": "corpus", "problems": 6, "coverage": 4 / 6,
-                                   "by_difficulty": {"2": 2 / 3, "3": 2 / 3}}
-    assert guessing_report(train, None) == guessing_baseline(train, most_common_answers(train))
+    assert guessing_hits(train, most_common_answers(corpus)) == (0.25, {"2": 0.5, "3": 0.0})
+    baseline = guessing_baseline(train, corpus)  # the guesser's hit rate on the corpus it learned from, beside
+    assert (baseline.coverage, baseline.by_difficulty) == (0.25, {"2": 0.5, "3": 0.0})
+    assert (baseline.reference.split, baseline.reference.problems, baseline.reference.coverage) == ("corpus", 6, 4 / 6)
+    assert baseline.reference.by_difficulty == {"2": 2 / 3, "3": 2 / 3}
+    in_sample = guessing_baseline(train, None)
+    assert in_sample.reference is None and in_sample.coverage == guessing_hits(train, most_common_answers(train))[0]

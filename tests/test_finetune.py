@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from computematch.config import ConfigError
-from computematch.finetune import select_checkpoint, sft_config
+from computematch.errors import ConfigError
+from computematch.sft import select_checkpoint, sft_config
 
 
 def test_checkpoint_selection_picks_the_best_on_validation(tmp_path):
@@ -34,7 +34,7 @@ def test_sft_smoke_loss_drops_and_parameters_change(tiny_model_dir, tiny_task, t
     import torch
     from transformers import AutoModelForCausalLM
 
-    from computematch.finetune import finetune
+    from computematch.sft import finetune
 
     problems = tiny_task.make_splits()["train"]
     records = [{"prompt": tiny_task.prompt(p), "completion": p.solution} for p in problems] * 8

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from computematch.config import ConfigError, TaskConfig
+from computematch.errors import ConfigError
+
+from computematch.config import TaskConfig
 from computematch.tasks.base import StepChecks
 from computematch.tasks.gsm8k import (
     GSM8KTask, check_annotations, evaluate_arithmetic, flexible_answer, normalize_number, strict_answer,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from computematch.metrics import wilson_interval
+from computematch.measure.intervals import wilson_interval
 from computematch.sampling import Completion
 from computematch.stages.judge import fill, judge_solutions, parse_verdict
 

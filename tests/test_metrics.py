@@ -1,9 +1,17 @@
 import pytest
 
-from computematch.metrics import (
+from computematch.measure.accuracy import accuracy_scores, majority_answer, pass_at_k
+from computematch.measure.codec import to_json
+from computematch.measure.intervals import interval_verdict, world_interval
+from computematch.measure.records import EvalRecord
+from computematch.measure.quality import (
     Graded, coverage_at_k, data_quality, diversity_at_k, extraction_failure_rate, false_positive_rate,
-    majority_answer, pass_at_k,
 )
+
+def scores(problems, sampled, greedy, maj_k) -> dict:
+    """An EvalRecord's scores as its metrics file holds them."""
+    return to_json(EvalRecord(**accuracy_scores(problems, sampled, greedy, maj_k), grading=None, samples=4))
+
 
 RIGHT = Graded("5", True, True, "a")
 RIGHT_OTHER_STYLE = Graded("5", True, True, "b")
@@ -40,7 +48,7 @@ def test_false_positive_rate_is_share_of_correct_answers_with_wrong_steps():
 def test_extraction_failures_are_counted():
     assert extraction_failure_rate(PROBLEMS, 3) == pytest.approx(1 / 9)
     report = data_quality(PROBLEMS, 2)
-    assert report["samples"] == 6 and report["sample_accuracy"] == pytest.approx(3 / 6)
+    assert report.samples == 6 and report.sample_accuracy == pytest.approx(3 / 6)
 
 
 def test_pass_at_k_unbiased_estimator_on_hand_cases():
@@ -57,13 +65,12 @@ def test_majority_vote_ignores_missing_answers_and_breaks_ties_by_first():
 
 
 def test_evaluation_scores_pass_at_1_greedy_and_majority_by_difficulty():
-    from computematch.stages.evaluate import score
     from computematch.tasks import Grade, Problem
 
     problems = [Problem("a", "q", "5", "s", 2), Problem("b", "q", "3", "s", 3)]
     sampled = {"a": [Grade("5", True, True), Grade("4", False, False), Grade("5", True, True), Grade(None, False, False)],
                "b": [Grade("1", False, False), Grade("3", True, True), Grade("1", False, False), Grade("3", True, False)]}
-    result = score(problems, sampled, {"a": Grade("5", True, True), "b": Grade("2", False, False)}, maj_k=(1, 4))
+    result = scores(problems, sampled, {"a": Grade("5", True, True), "b": Grade("2", False, False)}, maj_k=(1, 4))
     assert result["pass@1"] == pytest.approx((2 / 4 + 2 / 4) / 2)
     assert result["greedy"] == 0.5
     assert result["maj@1"] == 0.5  # a: first answer 5 (right); b: first answer 1 (wrong)
@@ -72,26 +79,25 @@ def test_evaluation_scores_pass_at_1_greedy_and_majority_by_difficulty():
 
 
 def test_evaluation_reports_every_grading_mode_side_by_side():
-    from computematch.stages.evaluate import score
     from computematch.tasks import Grade, Problem
 
     problems = [Problem("a", "q", "18", "s", 2)]
     strict_miss = Grade(None, False, None, by_mode={"strict": False, "flexible": True})  # ends "A: 18"
     hit = Grade("18", True, None, by_mode={"strict": True, "flexible": True})
-    result = score(problems, {"a": [strict_miss, hit]}, {"a": strict_miss}, maj_k=())
+    result = scores(problems, {"a": [strict_miss, hit]}, {"a": strict_miss}, maj_k=())
     assert result["pass@1"] == 0.5 and result["greedy"] == 0.0
     assert result["by_grading"] == {"flexible": {"pass@1": 1.0, "greedy": 1.0}, "strict": {"pass@1": 0.5, "greedy": 0.0}}
 
 
 def test_world_intervals_use_student_t_and_the_verdict_follows_the_interval():
-    from computematch.metrics import interval_verdict as seed_verdict, world_interval as seed_interval
+    seed_interval, seed_verdict = world_interval, interval_verdict
 
     interval = seed_interval([0.03, 0.04, 0.05])  # mean 0.04, s 0.01, t(2) 4.303
-    assert interval["mean"] == pytest.approx(0.04)
-    assert interval["high"] - interval["mean"] == pytest.approx(4.303 * 0.01 / 3 ** 0.5)
+    assert interval.mean == pytest.approx(0.04)
+    assert interval.high - interval.mean == pytest.approx(4.303 * 0.01 / 3 ** 0.5)
     assert seed_verdict(interval, +1) == "agrees" and seed_verdict(interval, -1) == "disagrees"
     assert seed_verdict(interval, 0) == "WC data better"
     straddles = seed_interval([-0.01, 0.03, 0.05])
-    assert straddles["low"] < 0 < straddles["high"] and seed_verdict(straddles, +1) == "tie"
+    assert straddles.low < 0 < straddles.high and seed_verdict(straddles, +1) == "tie"
     assert seed_verdict(seed_interval([0.5]), +1).startswith("tie (one world")
-    assert seed_interval([0.1] * 40)["high"] == pytest.approx(0.1)  # no spread, no width
+    assert seed_interval([0.1] * 40).high == pytest.approx(0.1)  # no spread, no width

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from computematch.config import ConfigError, ModelSpec, PretrainConfig
+from computematch.errors import ConfigError
+
+from computematch.config import ModelSpec, PretrainConfig
 from computematch.models import count_parameters, count_parameters_from_config, resolve_source, resolve_weights
 
 
@@ -93,7 +95,7 @@ def test_pretraining_stops_at_the_first_check_that_reaches_the_target_on_the_sam
 def test_the_greedy_scorer_scores_a_model_in_memory_as_the_saved_one_scores(tiny_model_dir, tiny_task):
     import zlib
 
-    from computematch.evaluation import greedy_accuracy, greedy_scorer
+    from computematch.greedy_checks import greedy_accuracy, greedy_scorer
     from computematch.models import load_model
     from computematch.tasks.base import Grade
 
@@ -152,7 +154,8 @@ def test_epoch_batches_group_by_length_keeps_every_example_once_and_cuts_padding
 
 
 def test_group_by_length_must_be_a_boolean():
-    from computematch.config import ConfigError, PretrainConfig
+    from computematch.errors import ConfigError
+    from computematch.config import PretrainConfig
 
     with pytest.raises(ConfigError, match="pretrain.group_by_length"):
         PretrainConfig(group_by_length="yes")

@@ -1,46 +1,43 @@
-"""The report renders from fixture metrics, with the paper's numbers beside this run's."""
+"""The report renders from fixture records, with the paper's numbers beside this run's."""
+
+from dataclasses import replace
 
 import pytest
+from factories import base_record, data_record, eval_record, finetune_record, judge_record, level
 
 from computematch.config import StudyConfig
-from computematch.report import make_plots, render_report
-from computematch.study import StudyMetrics, study_summary
-
-
-def _level(coverage, diversity, fpr, flops):
-    return {"coverage": coverage, "diversity": diversity, "verified_diversity": diversity * 0.8, "fpr": fpr,
-            "flops": flops, "problems": 10, "extraction_failure_rate": 0.0, "sample_accuracy": 0.5, "samples": 10}
-
+from computematch.measure.records import GuessingBaseline, GuessingReference
+from computematch.measure.study import StudyMetrics, study_summary
+from computematch.render.markdown import ReportInputs, render_report
+from computematch.render.plots import make_plots
 
 DATA = {
-    "wc": {"coverage": 0.9, "diversity": 2.0, "fpr": 0.2, "flops": 9e6, "samples_per_problem": 3,
-           "by_budget": {str(k): _level(0.6 + 0.1 * k, 0.7 * k, 0.2, 3e6 * k) for k in (1, 2, 3)},
-           "by_difficulty": {"2": _level(1.0, 2.5, 0.1, 0), "3": _level(0.8, 1.5, 0.3, 0)}},
-    "se": {"coverage": 0.8, "diversity": 1.0, "fpr": 0.1, "flops": 9.3e6, "samples_per_problem": 1,
-           "by_budget": {"1": _level(0.8, 1.0, 0.1, 9.3e6)},
-           "by_difficulty": {"2": _level(0.9, 1.0, 0.05, 0), "3": _level(0.7, 1.0, 0.15, 0)}},
+    "wc": data_record(0.9, 2.0, 0.2, 9e6, {str(k): level(0.6 + 0.1 * k, 0.7 * k, 0.2, 3e6 * k) for k in (1, 2, 3)},
+                      {"2": level(1.0, 2.5, 0.1), "3": level(0.8, 1.5, 0.3)}),
+    "se": data_record(0.8, 1.0, 0.1, 9.3e6, {"1": level(0.8, 1.0, 0.1, 9.3e6)},
+                      {"2": level(0.9, 1.0, 0.05), "3": level(0.7, 1.0, 0.15)}),
 }
 # pass@1 per cell and world: on WC data the student wins by ~5 points in every world, SE-LM loses ~10.
 SCORES = {"student-wc": (0.35, 0.36, 0.34), "student-se": (0.30, 0.31, 0.29), "wc-wc": (0.45, 0.40, 0.48),
           "wc-se": (0.46, 0.44, 0.45), "se-wc": (0.50, 0.51, 0.49), "se-se": (0.60, 0.62, 0.58),
           "student-wc-matched": (0.28, 0.27, 0.29)}
 WORLDS = (0, 1, 2)
-BASE_SCORES = {"student": {"pass@1": 0.2, "greedy": 0.2, "problems": 600}, "wc": {"pass@1": 0.4, "greedy": 0.4},
-               "se": {"pass@1": 0.5, "greedy": 0.5}}
-BASES = {role: {"parameters": {"non_embedding": n}} for role, n in {"student": 10, "wc": 100, "se": 300}.items()}
+BASE_SCORES = {"student": eval_record(0.2), "wc": eval_record(0.4), "se": eval_record(0.5)}
+BASES = {role: base_record(n) for role, n in {"student": 10, "wc": 100, "se": 300}.items()}
 METRICS = StudyMetrics(
-    bases={(role, w): {**BASES[role], "pretrain_steps": 600 + w} for role in BASES for w in WORLDS},
+    bases={(role, w): base_record(BASES[role].parameters["non_embedding"], 600 + w) for role in BASES for w in WORLDS},
     data={(arm, w): DATA[arm] for arm in DATA for w in WORLDS},
     evals={**{(role, w, None): scores for role, scores in BASE_SCORES.items() for w in WORLDS},
-           **{(cell, w, 0): {"pass@1": score, "greedy": score, "maj@4": score, "problems": 600}
+           **{(cell, w, 0): eval_record(score, majority={"4": score})
               for cell, scores in SCORES.items() for w, score in zip(WORLDS, scores)}},
-    finetunes={(cell, w, 0): {"trained": True, "training_flops": {"non_embedding": 6e9, "total": 7e9},
-                              "trained_tokens": 1000} for cell in SCORES for w in WORLDS})
-EVALS = {**BASE_SCORES, **{cell: {"pass@1": sum(v) / 3, "greedy": sum(v) / 3, "problems": 600}
-                           for cell, v in SCORES.items()}}
-FINETUNES = {cell: {"trained": True, "training_flops": {"non_embedding": 6e9, "total": 7e9}, "trained_tokens": 1000}
-             for cell in SCORES}
+    finetunes={(cell, w, 0): finetune_record() for cell in SCORES for w in WORLDS})
+EVALS = {**BASE_SCORES, **{cell: eval_record(sum(v) / 3) for cell, v in SCORES.items()}}
+FINETUNES = {cell: finetune_record() for cell in SCORES}
 STUDY_CONFIG = StudyConfig(worlds=WORLDS, seeds=(0,), controls=("wc-matched",), control_models=("student",))
+
+
+def inputs(study, data=DATA, **fields) -> ReportInputs:
+    return ReportInputs(study=study, data=data, evals=EVALS, bases=BASES, finetunes=FINETUNES, **fields)
 
 
 def test_report_renders_tables_and_verdicts(tmp_path):
@@ -49,9 +46,9 @@ def test_report_renders_tables_and_verdicts(tmp_path):
     assert [p.name for p in plots] == ["coverage.png", "diversity.png", "coverage_by_level.png",
                                        "fpr_by_level.png", "accuracy.png"]
     assert all(p.stat().st_size > 1000 for p in plots)
-    judges = {"wc": {"enabled": True, "fpr": 0.25, "fpr_ci95": [0.1, 0.5], "judged": 20, "unparsable": 2,
-                     "agreement_with_step_checker": 0.9}, "se": {"enabled": False}}
-    text = render_report(DATA, EVALS, BASES, [str(p) for p in plots], 600, study, FINETUNES, judges)
+    judges = {"wc": judge_record(enabled=True, fpr=0.25, fpr_ci95=[0.1, 0.5], judged=20, unparsable=2,
+                                 agreement_with_step_checker=0.9), "se": judge_record(enabled=False)}
+    text = render_report(inputs(study, judges=judges), [str(p) for p in plots])
     assert "| WC | 25.0 | 10.0–50.0 | 20 | 2 | 90.0 |" in text and "| SE |" not in text.split("LLM-judged")[1][:200]
     assert "| 1 / 3 | 90.0 | 80.0 |" in text  # SE k=1 lines up with WC k=3
     assert "| Student-LM | 20.0 | 35.0 | 30.0 | +5.0 [+5.0, +5.0] | +16.7% | +6.0% / +5.8% |" in text
@@ -72,50 +69,49 @@ def test_report_renders_tables_and_verdicts(tmp_path):
 
 
 def test_the_study_pairs_worlds_and_calls_ties_and_untrained_cells():
-    evals = {(f"student-{arm}", world, 0): {"pass@1": value} for arm, values in
+    evals = {(f"student-{arm}", world, 0): eval_record(value) for arm, values in
              (("wc", (0.30, 0.34, 0.29)), ("se", (0.31, 0.30, 0.31))) for world, value in enumerate(values)}
-    row = study_summary(StudyMetrics(evals=evals), StudyConfig(controls=()))["setups"]["Student-LM"]
-    assert row["worlds"] == [0, 1, 2] and row["gain"]["mean"] == pytest.approx(0.01 / 3)
-    assert row["gain"]["low"] < 0 < row["gain"]["high"] and row["verdict"] == "tie"
-    assert row["gain"]["by_world"] == pytest.approx({"0": -0.01, "1": 0.04, "2": -0.02})
-    untrained = study_summary(StudyMetrics(evals=evals, finetunes={("student-wc", 1, 0): {"trained": False}}),
+    row = study_summary(StudyMetrics(evals=evals), StudyConfig(controls=())).setups["Student-LM"]
+    assert row.worlds == [0, 1, 2] and row.gain.mean == pytest.approx(0.01 / 3)
+    assert row.gain.low < 0 < row.gain.high and row.verdict == "tie"
+    assert row.gain.by_world == pytest.approx({"0": -0.01, "1": 0.04, "2": -0.02})
+    untrained = study_summary(StudyMetrics(evals=evals, finetunes={("student-wc", 1, 0): finetune_record(False)}),
                               StudyConfig(controls=()))
-    assert untrained["setups"]["Student-LM"]["verdict"].startswith("no verdict: not trained on wc")
-    assert study_summary(StudyMetrics(), StudyConfig(controls=()))["setups"]["SE-LM"]["verdict"] == "not evaluated"
+    assert untrained.setups["Student-LM"].verdict.startswith("no verdict: not trained on wc")
+    assert study_summary(StudyMetrics(), StudyConfig(controls=())).setups["SE-LM"].verdict == "not evaluated"
 
 
 def test_a_worlds_seeds_are_averaged_before_the_interval_over_worlds():
     """Two finetuning seeds in each of two worlds: the interval has two values (one per world), not four."""
     values = {("wc", 0): (0.40, 0.50), ("se", 0): (0.30, 0.30), ("wc", 1): (0.20, 0.30), ("se", 1): (0.20, 0.20)}
-    evals = {(f"se-{arm}", world, seed): {"pass@1": v} for (arm, world), pair in values.items()
+    evals = {(f"se-{arm}", world, seed): eval_record(v) for (arm, world), pair in values.items()
              for seed, v in enumerate(pair)}
     row = study_summary(StudyMetrics(evals=evals), StudyConfig(worlds=(0, 1), seeds=(0, 1), controls=()))
-    gain = row["setups"]["SE-LM"]["gain"]
-    assert gain["worlds"] == 2 and gain["by_world"] == pytest.approx({"0": 0.15, "1": 0.05})
-    assert gain["mean"] == pytest.approx(0.10)
+    gain = row.setups["SE-LM"].gain
+    assert gain.worlds == 2 and gain.by_world == pytest.approx({"0": 0.15, "1": 0.05})
+    assert gain.mean == pytest.approx(0.10)
 
 
 def test_the_report_gives_the_guessers_rate_on_the_corpus_beside_the_train_problems(tmp_path):
     study = study_summary(METRICS, STUDY_CONFIG)
-    guess = {"coverage": 0.04, "by_difficulty": {"2": 0.05, "3": 0.03},
-             "reference": {"split": "corpus", "problems": 20000, "coverage": 0.035,
-                           "by_difficulty": {"2": 0.031, "3": 0.04}}}
-    data = {arm: {**DATA[arm], "guessing_baseline": guess} for arm in DATA}
-    text = render_report(data, EVALS, BASES, [], 600, study, FINETUNES)
+    guess = GuessingBaseline(coverage=0.04, by_difficulty={"2": 0.05, "3": 0.03},
+                             reference=GuessingReference(split="corpus", problems=20000, coverage=0.035,
+                                                         by_difficulty={"2": 0.031, "3": 0.04}))
+    data = {arm: replace(DATA[arm], guessing_baseline=guess) for arm in DATA}
+    text = render_report(inputs(study, data), [])
     assert ("covers 4.0% of the train problems (per level below); on the 20,000 corpus problems it is right "
             "3.5% of the time (3.1–4.0% by level).") in text
 
 
 def test_the_report_states_the_sampling_and_evaluation_temperatures_beside_the_papers():
     study = study_summary(METRICS, STUDY_CONFIG)
-    text = render_report(DATA, EVALS, BASES, [], 600, study, FINETUNES,
-                         temperatures={"sampling": 0.3, "evaluation": 0.7})
+    text = render_report(inputs(study, temperatures={"sampling": 0.3, "evaluation": 0.7}), [])
     assert "train problems, sampled at T 0.3 and evaluated at T 0.7 (the paper: 0.7 for both)." in text
-    assert "sampled at" not in render_report(DATA, EVALS, BASES, [], 600, study, FINETUNES)
+    assert "sampled at" not in render_report(inputs(study), [])
 
 
 def test_the_environment_names_what_every_stage_shared_and_counts_many_that_differ():
-    from computematch.report import environment_lines
+    from computematch.render.markdown import environment_lines
 
     environments = {"bootstrap@wc": {"torch": "2.13", "threads": 2}, "evaluate@wc": {"torch": "2.13", "threads": 2},
                     **{f"finetune@se-wc-{seed}": {"torch": "2.13", "threads": 1} for seed in range(4)},

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from computematch.config import Decoding
-from computematch.distributed import TrainingError, distributed_finetune
+from computematch.sft_ranks import TrainingError, distributed_finetune
 from computematch.sampling.driver import SampleStore, draw
 
 pytestmark = pytest.mark.scaleout
@@ -41,7 +41,7 @@ def _validation_loss(model_dir, tiny_task) -> float:
 
 
 def test_two_ranks_train_what_one_process_trains_at_the_same_global_batch(tiny_model_dir, tiny_task, tmp_path):
-    from computematch.finetune import finetune
+    from computematch.sft import finetune
 
     records = _records(tiny_task)
     single, history = finetune(tiny_model_dir, records, {**FIELDS, "per_device_train_batch_size": 16},

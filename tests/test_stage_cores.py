@@ -8,8 +8,10 @@ import pytest
 import yaml
 
 from computematch.budget import matched_level, samples_per_arm
-from computematch.config import BudgetConfig, ConfigError, EvaluationConfig, JudgeConfig, RuntimeConfig, parse_params
+from computematch.errors import ConfigError
+from computematch.config import BudgetConfig, EvaluationConfig, JudgeConfig, RuntimeConfig, parse_params
 from computematch.errors import UserError
+from computematch.measure.records import FinetuneRecord, SftRecord
 from computematch.stages.bootstrap import bootstrap_metrics
 from computematch.stages.finetune import finetune_card, finetune_summary, global_batch, registry_tags
 from computematch.stages.judge import judged_items
@@ -61,14 +63,13 @@ def test_finetune_card_tags_and_summary():
                             1.0, {})
     assert trained["training_flops"]["non_embedding"] == 6 * 10 * 1000 and "weights_dir" not in trained
     assert trained["paradigm"] == "weak-to-strong improvement"  # a control's paradigm is its arm's
-    data = {"coverage": 0.8, "diversity": 2.0, "fpr": 0.3, "samples_per_problem": 9}
+    data = SftRecord(variant="full", coverage=0.8, diversity=2.0, fpr=0.3, samples_per_problem=9, examples=5)
     tags = registry_tags(card, data)
     assert tags["data_source"] == "wc" and tags["data.coverage"] == 0.8 and tags["trained"] is False
     assert (tags["world"], tags["seed"]) == (2, 1)
-    assert finetune_summary(card) == {"trained": False, "val_greedy_accuracy": 0.4, "processes": 2, "global_batch": 32,
-                                      "checkpoint_step": None, "examples": 0, "trained_tokens": 0,
-                                      "training_flops": {"total": 0.0, "non_embedding": 0.0}, "seconds": 1.23,
-                                      "final_train_loss": None}
+    assert finetune_summary(card) == FinetuneRecord(
+        trained=False, val_greedy_accuracy=0.4, processes=2, global_batch=32, checkpoint_step=None, examples=0,
+        trained_tokens=0, training_flops={"total": 0.0, "non_embedding": 0.0}, seconds=1.23, final_train_loss=None)
     assert global_batch({"per_device_train_batch_size": 16}, 2) == global_batch({"per_device_train_batch_size": 32}, 1)
     assert global_batch({"gradient_accumulation_steps": 2}, 1) == 16  # TRL's default per-device batch is 8
 
@@ -87,9 +88,9 @@ def test_bootstrap_metrics_from_a_card():
     card = {"parameters": {"total": 2}, "val_greedy": {"accuracy": 0.5, "by_difficulty": {"2": 0.5}}, "seconds": 3,
             "weights_sha256": "abc",
             "environment": {}, "pretrain": {"final_loss": 0.1, "steps": 625, "stop_at_accuracy": 0.7}}
-    assert bootstrap_metrics(card)["final_loss"] == 0.1 and bootstrap_metrics({**card, "pretrain": {}})["final_loss"] is None
-    assert bootstrap_metrics(card)["pretrain_steps"] == 625 and bootstrap_metrics(card)["stop_at_accuracy"] == 0.7
-    assert bootstrap_metrics(card)["weights_sha256"] == "abc"
+    assert bootstrap_metrics(card).final_loss == 0.1 and bootstrap_metrics({**card, "pretrain": {}}).final_loss is None
+    assert bootstrap_metrics(card).pretrain_steps == 625 and bootstrap_metrics(card).stop_at_accuracy == 0.7
+    assert bootstrap_metrics(card).weights_sha256 == "abc"
 
 
 @pytest.fixture()

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from computematch import config
+from computematch import names as study_names
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = sorted((REPO / "src" / "computematch" / "stages").glob("*.py"))
@@ -69,14 +70,14 @@ def test_no_file_in_the_repository_refers_to_a_document_outside_it():
 def test_the_study_names_live_in_one_place():
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
     names = {key: value for entry in dvc["vars"] for key, value in entry.items()}
-    assert tuple(names["roles"]) == config.MODEL_ROLES and tuple(names["arms"]) == config.ARMS
-    assert config.PARADIGMS[("se", "wc")] == "weak-to-strong improvement"
-    assert all(arm in config.DATA_SOURCES and data in config.DATA_SOURCES for arm, data, _ in config.CONTROLS.values())
-    assert config.parse_model_name("student-wc-verified") == ("student", "wc-verified")
-    assert config.parse_model_name(config.cell_name("se", "wc")) == ("se", "wc")
-    assert config.parse_model_name("wc") == ("wc", None)
-    with pytest.raises(config.ConfigError, match="not a base model"):
-        config.parse_model_name("se-teacher-0")
+    assert tuple(names["roles"]) == study_names.MODEL_ROLES and tuple(names["arms"]) == study_names.ARMS
+    assert study_names.PARADIGMS[("se", "wc")] == "weak-to-strong improvement"
+    assert all(arm in study_names.DATA_SOURCES and data in study_names.DATA_SOURCES for arm, data, _ in study_names.CONTROLS.values())
+    assert study_names.parse_model_name("student-wc-verified") == ("student", "wc-verified")
+    assert study_names.parse_model_name(study_names.cell_name("se", "wc")) == ("se", "wc")
+    assert study_names.parse_model_name("wc") == ("wc", None)
+    with pytest.raises(study_names.ConfigError, match="not a base model"):
+        study_names.parse_model_name("se-teacher-0")
 
 
 def test_outputs_name_what_then_the_world_so_a_cell_depends_on_one_folder_per_input():
@@ -104,7 +105,7 @@ def test_a_world_is_every_seed_of_the_study_shifted_by_its_number():
     world = params.in_world(2)
     assert (world.pretrain.seed, world.sampling.seed, world.evaluation.seed, world.judge.seed) == (
         params.pretrain.seed + 2, params.sampling.seed + 2, params.evaluation.seed + 2, params.judge.seed + 2)
-    assert params.in_world(0) == params and config.world_seed(0, 3) == 3
+    assert params.in_world(0) == params and study_names.world_seed(0, 3) == 3
 
 
 def test_per_world_stages_never_read_the_world_list():
@@ -174,3 +175,38 @@ def test_the_import_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path):
 
 def test_the_package_has_no_import_cycles_counting_imports_inside_functions():
     assert import_cycles(import_graph(REPO / "src" / "computematch")) == []
+
+
+# Modules that name, route, record or log results but compute none: a change to them changes no output, so no stage
+# lists them among its deps (a rerun of every stage for a log message would cost the default study its 17 minutes).
+BOOKKEEPING = {"computematch", "computematch.cli", "computematch.config", "computematch.errors", "computematch.io",
+               "computematch.names", "computematch.paths", "computematch.progress", "computematch.provenance",
+               "computematch.tracking", "computematch.library_fields", "computematch.backends",
+               "computematch.measure.codec", "computematch.measure.records", "computematch.measure"}
+
+
+def _covered(module_path: str, deps: list[str]) -> bool:
+    return any(module_path == dep or module_path.startswith(dep.rstrip("/") + "/") for dep in deps)
+
+
+def test_every_module_a_stage_imports_is_among_its_deps():
+    """A stage's deps list every module its code reaches (transitively, function-level imports counted) except
+    bookkeeping: so a file moved or split in a refactor cannot drop out of the deps that rerun the stage."""
+    package = REPO / "src" / "computematch"
+    graph, stages = import_graph(package), yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    lacking = {}
+    for stage, body in stages.items():
+        body = body.get("do", body)
+        command = body["cmd"].split()[1]
+        reached, todo = set(), [f"computematch.stages.{command}"]
+        while todo:
+            module = todo.pop()
+            if module not in reached:
+                reached.add(module)
+                todo.extend(graph.get(module, ()))
+        for module in sorted(m for m in reached if m not in BOOKKEEPING and not m.startswith("computematch.config.")):
+            path = "src/" + module.replace(".", "/")
+            path = path + "/__init__.py" if (REPO / path).is_dir() else path + ".py"
+            if not _covered(path, body["deps"]):
+                lacking.setdefault(stage, []).append(path)
+    assert not lacking, f"stages whose deps lack a module they reach: {lacking}"

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from computematch.config import ConfigError, TaskConfig
+from computematch.errors import ConfigError
+
+from computematch.config import TaskConfig
 from computematch.tasks.gsm8k import GSM8KTask
 from computematch.tasks.hub import load_rows
 

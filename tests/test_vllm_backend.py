@@ -15,7 +15,9 @@ import pytest
 import yaml
 from testing_utils import is_vllm_available, require_vllm
 
-from computematch.config import ConfigError, Decoding, RuntimeConfig
+from computematch.errors import ConfigError
+
+from computematch.config import Decoding, RuntimeConfig
 from computematch.sampling import Request, get_backend
 from computematch.sampling.streams import sample_key
 from computematch.sampling.vllm import VLLMBackend, checkpoint_dtype, engine_environment

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from computematch.config import BudgetConfig, ConfigError
+from computematch.errors import ConfigError
+
+from computematch.config import BudgetConfig
 
 
 def flops_per_token(parameters: int) -> int:

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from computematch.config import ARMS, DATA_SOURCES, MODEL_ROLES
+from computematch.names import ARMS, DATA_SOURCES, MODEL_ROLES
 from computematch.errors import UserError
 
 # Before torch is first imported: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
@@ -131,7 +131,7 @@ def finetune(role: str, datas: tuple[str, ...], worlds: tuple[int, ...], seeds: 
 def evaluate(names: tuple[str, ...], worlds: tuple[int, ...], seeds: tuple[int, ...], params_path: str) -> None:
     """Evaluate base models (`wc`) or finetuning cells (`se-wc`: every world and seed) on the test split:
     `evaluate student wc se --world 0` is world 0's base models."""
-    from computematch.config import parse_model_name
+    from computematch.names import parse_model_name
     from computematch.stages import evaluate as stage
 
     for name in names:
@@ -153,7 +153,7 @@ def report(params_path: str) -> None:
 @PARAMS_OPTION
 def budget(world: int, params_path: str) -> None:
     """Print the compute-matched plan (and the measured FLOPs once sampled) of one world."""
-    from computematch.plan import render_plan
+    from computematch.budget_plan import render_plan
 
     click.echo(render_plan(_params(params_path), world))
 

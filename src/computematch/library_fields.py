@@ -19,9 +19,11 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from computematch.config import ConfigError, Params
+from computematch.errors import ConfigError
 
 # Set by the stage, never by params (see finetune.sft_config).
+
+from computematch.config import Params
 STAGE_OWNED_SFT_FIELDS = ("output_dir",)
 
 

@@ -14,7 +14,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from computematch.config import ConfigError, ModelSpec
+from computematch.errors import ConfigError
+
+from computematch.config import ModelSpec
 from computematch.errors import MissingInputError
 
 CARD_FILE = "card.json"

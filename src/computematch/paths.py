@@ -7,7 +7,7 @@ write only inside their own world's files.
 
 from pathlib import Path
 
-from computematch.config import member_name, world_name
+from computematch.names import member_name, world_name
 
 DATA = Path("data")
 MODELS = Path("models")

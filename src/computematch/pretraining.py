@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from computematch.config import ConfigError, ModelSpec, PretrainConfig
+from computematch.errors import ConfigError
+
+from computematch.config import ModelSpec, PretrainConfig
 from computematch.models import count_parameters, llama_config, task_tokenizer
 
 
@@ -156,7 +158,7 @@ def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task
     """Pretrain spec's Llama on the corpus split and save it with its tokenizer in `directory`; the card's facts.
 
     With `spec.stop_at_accuracy`, training stops at the first validation check that reaches it."""
-    from computematch.evaluation import greedy_scorer
+    from computematch.greedy_checks import greedy_scorer
 
     tokenizer = task_tokenizer(task, splits)
     corpus = splits["corpus"]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from computematch.config import ConfigError, TaskConfig
+from computematch.errors import ConfigError
+
+from computematch.config import TaskConfig
 
 
 def prompt_renderer(config: TaskConfig, model_dir) -> Callable[[str], str]:

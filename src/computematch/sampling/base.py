@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from computematch.backends import BACKENDS
-from computematch.config import ConfigError, Decoding, RuntimeConfig
+from computematch.errors import ConfigError
+from computematch.config import Decoding, RuntimeConfig
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ import os
 import secrets
 from pathlib import Path
 
-from computematch.config import ConfigError, Decoding, RuntimeConfig
+from computematch.errors import ConfigError
+
+from computematch.config import Decoding, RuntimeConfig
 from computematch.errors import UserError
 from computematch.sampling.base import Completion, Request
 

@@ -17,7 +17,9 @@ import json
 import os
 from pathlib import Path
 
-from computematch.config import ConfigError, Decoding, RuntimeConfig
+from computematch.errors import ConfigError
+
+from computematch.config import Decoding, RuntimeConfig
 from computematch.sampling.base import Completion, Request, cut_at_stop
 from computematch.sampling.streams import sample_key
 

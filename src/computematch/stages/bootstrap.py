@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 
 from computematch import paths
-from computematch.config import Params, world_name
-from computematch.evaluation import greedy_accuracy
-from computematch.io import replace_dir, staging_dir, write_json
+from computematch.names import world_name
+from computematch.config import Params
+from computematch.greedy_checks import greedy_accuracy
+from computematch.io import replace_dir, staging_dir
+from computematch.measure.records import BaseModelRecord, write_record
 from computematch.models import PARAM_COUNT_NOTE, resolve_loaded, resolve_source, weights_digest, write_card
 from computematch.pretraining import pretrain_into
 from computematch.provenance import MODEL_LIBRARIES, environment
@@ -52,14 +54,14 @@ def bootstrap_model(params: Params, role: str, task, splits: dict, directory: Pa
     return card
 
 
-def bootstrap_metrics(card: dict) -> dict:
+def bootstrap_metrics(card: dict) -> BaseModelRecord:
     pretrained = card.get("pretrain", {})
-    return {"parameters": card["parameters"], "val_greedy_accuracy": card["val_greedy"]["accuracy"],
-            "val_greedy_by_difficulty": card["val_greedy"]["by_difficulty"],
-            "final_loss": pretrained.get("final_loss"), "pretrain_steps": pretrained.get("steps"),
-            "pretrain_seed": pretrained.get("seed"), "stop_at_accuracy": pretrained.get("stop_at_accuracy"),
-            "weights_sha256": card["weights_sha256"],  # which model: a world's draw, distinct from every other's
-            "seconds": card["seconds"], "environment": card["environment"]}
+    return BaseModelRecord(parameters=card["parameters"], val_greedy_accuracy=card["val_greedy"]["accuracy"],
+                           val_greedy_by_difficulty=card["val_greedy"]["by_difficulty"],
+                           final_loss=pretrained.get("final_loss"), pretrain_steps=pretrained.get("steps"),
+                           pretrain_seed=pretrained.get("seed"), stop_at_accuracy=pretrained.get("stop_at_accuracy"),
+                           weights_sha256=card["weights_sha256"], seconds=card["seconds"],
+                           environment=card["environment"])
 
 
 def bootstrap_one(params: Params, role: str, world: int, directory: Path, device: str) -> dict:
@@ -83,14 +85,14 @@ def record_model(params: Params, role: str, world: int, staging: Path, card: dic
         for step, accuracy in pretrained.get("val_checks", []):
             tracker.log_metrics({"pretrain_val_greedy": accuracy}, step=step)
         metrics = bootstrap_metrics(card)
-        write_json(paths.metrics_file("bootstrap", role, world), metrics)
+        write_record(paths.metrics_file("bootstrap", role, world), metrics)
         tracker.log_metrics({"params_total": card["parameters"]["total"],
                              "params_non_embedding": card["parameters"]["non_embedding"],
-                             "val_greedy_accuracy": metrics["val_greedy_accuracy"],
-                             "pretrain_steps": metrics["pretrain_steps"]})
+                             "val_greedy_accuracy": metrics.val_greedy_accuracy,
+                             "pretrain_steps": metrics.pretrain_steps})
         tracker.log_artifact(target / "card.json")
     print(f"bootstrap@{role}/{world_name(world)}: {card['parameters']['total']:,} parameters, val greedy accuracy "
-          f"{metrics['val_greedy_accuracy']:.3f}, {card['seconds']:.0f} s")
+          f"{metrics.val_greedy_accuracy:.3f}, {card['seconds']:.0f} s")
 
 
 def main(params: Params, world: int, roles: tuple[str, ...] = ()) -> None:

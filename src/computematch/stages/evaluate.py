@@ -14,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import defaultdict
-from statistics import mean
+from dataclasses import replace
 
 from computematch import paths
-from computematch.config import EvaluationConfig, Params, member_name, parse_model_name, world_name
-from computematch.evaluation import greedy_grades
-from computematch.io import read_json, write_json
-from computematch.metrics import majority_answer, pass_at_k
+from computematch.names import member_name, parse_model_name, world_name
+from computematch.config import EvaluationConfig, Params
+from computematch.greedy_checks import greedy_grades
+from computematch.measure.accuracy import accuracy_scores
+from computematch.measure.codec import to_json
+from computematch.measure.records import EvalRecord, FinetuneRecord, read_record, write_record
 from computematch.prompting import prompt_renderer
 from computematch.provenance import GRADING_LIBRARIES, MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
@@ -33,34 +35,8 @@ from computematch.tracking import stage_run
 EVALUATION_PRELOAD = ("torch", "transformers.modeling_utils", "transformers.generation")
 
 
-def score(problems, sampled: dict[str, list], greedy: dict[str, object], maj_k) -> dict:
-    """pass@1, greedy accuracy and maj@k over `problems` under the task's grading mode, by difficulty, and
-    pass@1 / greedy under every mode the task offers (`by_grading`). `sampled` maps problem id -> list of
-    Grade, `greedy` problem id -> Grade."""
-    def correct(grade, mode):
-        return grade.correct if mode is None else grade.by_mode[mode]
-
-    def summarize(subset, mode=None):
-        row = {"pass@1": mean(pass_at_k(len(sampled[p.id]), sum(correct(g, mode) for g in sampled[p.id]), 1)
-                              for p in subset),
-               "greedy": mean(correct(greedy[p.id], mode) for p in subset)}
-        if mode is None:
-            for k in maj_k:
-                row[f"maj@{k}"] = mean(majority_answer([g.answer for g in sampled[p.id][:k]]) == p.answer
-                                       for p in subset)
-        return row
-
-    by_level = defaultdict(list)
-    for problem in problems:
-        by_level[problem.difficulty].append(problem)
-    modes = sorted({mode for grades in sampled.values() for g in grades for mode in g.by_mode})
-    return {**summarize(problems), "problems": len(problems),
-            "by_difficulty": {str(level): summarize(subset) for level, subset in sorted(by_level.items())},
-            "by_grading": {mode: summarize(problems, mode) for mode in modes}}
-
-
 def evaluate_model(backend, render, task, problems, config: EvaluationConfig, store: SampleStore,
-                   desc: str = "evaluate") -> dict:
+                   desc: str = "evaluate") -> EvalRecord:
     """Sampled (pass@1, maj@k) and greedy scores of one loaded model: both decodings share the backend's load."""
     records, _, invariant = draw_checked(backend, config.decoding(), {p.id: render(task.prompt(p)) for p in problems},
                                          config.samples, store, config.batch_size, desc)
@@ -68,8 +44,8 @@ def evaluate_model(backend, render, task, problems, config: EvaluationConfig, st
     for record in records:
         sampled[record["problem_id"]].append(task.grade(by_problem[record["problem_id"]], record["text"]))
     greedy = greedy_grades(backend, render, task, problems, config.max_new_tokens, config.batch_size)
-    return {**score(problems, sampled, greedy, config.maj_k), "grading": task.grading, "samples": config.samples,
-            "batch_invariant": invariant}
+    return EvalRecord(**accuracy_scores(problems, sampled, greedy, config.maj_k), grading=task.grading,
+                      samples=config.samples, batch_invariant=invariant)
 
 
 def model_label(name: str, world: int, seed: int | None) -> str:
@@ -79,7 +55,7 @@ def model_label(name: str, world: int, seed: int | None) -> str:
     return f"evaluate@{member_name(name, world, seed)}"
 
 
-def score_one(params: Params, name: str, world: int, seed: int | None, device: str) -> tuple[dict, float]:
+def score_one(params: Params, name: str, world: int, seed: int | None, device: str) -> tuple[EvalRecord, float]:
     """One model's scores (a base role, or one member of a cell) and their seconds: what a worker runs. The
     evaluation seed is the world's (Params.in_world)."""
     config, model_dir = params.in_world(world).evaluation, paths.model_dir(name, world, seed)
@@ -93,7 +69,7 @@ def score_one(params: Params, name: str, world: int, seed: int | None, device: s
     return scores, time.perf_counter() - started
 
 
-def record_one(params: Params, name: str, world: int, seed: int | None, scores: dict, seconds: float,
+def record_one(params: Params, name: str, world: int, seed: int | None, scores: EvalRecord, seconds: float,
                threads: int) -> None:
     """One model's metrics file and MLflow run; a finetuned member's registered version is annotated too."""
     config, (role, data) = params.in_world(world).evaluation, parse_model_name(name)
@@ -101,16 +77,16 @@ def record_one(params: Params, name: str, world: int, seed: int | None, scores: 
     with stage_run(params, label, tags={"world": world, "model": role, "data": data, "seed": seed}) as tracker:
         tracker.log_params({"model": role, "data": data, "world": world, "seed": seed})
         tracker.log_sections(evaluation=config, ray=params.ray)
-        result = {**scores, "seconds": round(seconds, 2),
-                  "environment": environment(threads, config.backend, (*MODEL_LIBRARIES, *GRADING_LIBRARIES))}
-        write_json(paths.metrics_file("eval", name, world, seed), result)
-        top = {f"test_{k}": v for k, v in result.items() if k.startswith(("pass@", "maj@")) or k == "greedy"}
+        result = replace(scores, seconds=round(seconds, 2),
+                         environment=environment(threads, config.backend, (*MODEL_LIBRARIES, *GRADING_LIBRARIES)))
+        write_record(paths.metrics_file("eval", name, world, seed), result)
+        top = {f"test_{k}": v for k, v in to_json(result.overall).items()}
         tracker.log_metrics(top)
         if seed is not None:  # a finetuned member: annotate its registered version
-            registration = read_json(paths.metrics_file("finetune", name, world, seed)).get("registered")
+            registration = read_record(paths.metrics_file("finetune", name, world, seed), FinetuneRecord).registered
             tracker.annotate(registration, top, {"evaluated_by": tracker.run_id})
-    print(f"{label}: pass@1 {result['pass@1']:.3f}, greedy {result['greedy']:.3f}, "
-          + ", ".join(f"{k} {result[k]:.3f}" for k in result if k.startswith("maj@")))
+    print(f"{label}: pass@1 {result.pass_at_1:.3f}, greedy {result.greedy:.3f}, "
+          + ", ".join(f"maj@{k} {value:.3f}" for k, value in result.majority.items()))
 
 
 def main(params: Params, names: tuple[str, ...], worlds: tuple[int, ...] = (), seeds: tuple[int, ...] = ()) -> None:

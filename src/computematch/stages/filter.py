@@ -11,16 +11,18 @@ given under every grading mode the task offers, side by side.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import replace
-from statistics import mean
 
 from computematch import paths
-from computematch.budget import card_parameters, generated_flops, matched_level
-from computematch.config import Params, world_name
+from computematch.budget import card_parameters, matched_level
+from computematch.names import world_name
+from computematch.config import Params
 from computematch.errors import BadInputError
-from computematch.io import read_json, read_jsonl, write_json, write_jsonl
-from computematch.metrics import Graded, coverage_at_k, data_quality, diversity_at_k, sample_accuracy
+from computematch.io import read_jsonl, write_jsonl
+from computematch.measure.codec import to_json
+from computematch.measure.quality import Graded, data_record
+from computematch.measure.records import DataRecord, PrepareRecord, SampleRecord, SftRecord, read_record, write_record
 from computematch.models import load_card
 from computematch.provenance import GRADING_LIBRARIES, environment
 from computematch.splits import load_task, read_split
@@ -79,26 +81,6 @@ def grade_all(task: Task, problems: list[Problem], by_problem: dict[str, list[di
     return graded, grades
 
 
-def by_grading_mode(problems: list[Problem], graded: dict, grades: dict, k: int) -> dict:
-    """Coverage, diversity and sample accuracy under each grading mode the task offers, side by side."""
-    modes = sorted({mode for per_problem in grades.values() for g in per_problem for mode in g.by_mode})
-    report = {}
-    for mode in modes:
-        rows = [[replace(s, correct=g.by_mode[mode]) for s, g in zip(graded[p.id], grades[p.id])] for p in problems]
-        report[mode] = {"coverage": coverage_at_k(rows, k), "diversity": diversity_at_k(rows, k),
-                        "sample_accuracy": sample_accuracy(rows, k), "correct": sum(s.correct for r in rows for s in r)}
-    return report
-
-
-def step_check_totals(grades: dict) -> dict | None:
-    """Totals of a partial step checker's counts (GSM8K's annotations); None when the task has none."""
-    checks = [g.checks for per_problem in grades.values() for g in per_problem if g.checks is not None]
-    if not checks:
-        return None
-    return {"checked": sum(c.checked for c in checks), "unparsable": sum(c.unparsable for c in checks),
-            "wrong": sum(c.wrong for c in checks), "samples_with_checks": sum(c.checked > 0 for c in checks)}
-
-
 def sft_records(task: Task, problems: list[Problem], by_problem: dict, graded: dict, dedup: bool,
                 k: int | None = None, verified_only: bool = False) -> tuple[list, int]:
     """The right-answer samples among the first k per problem as prompt/completion records (only step-verified
@@ -119,29 +101,6 @@ def sft_records(task: Task, problems: list[Problem], by_problem: dict, graded: d
     return kept, duplicates
 
 
-def data_report(problems: list[Problem], by_problem: dict[str, list[dict]], graded: dict[str, list[Graded]],
-                parameters: int) -> dict:
-    """Top-level metrics at the full budget, and the detail per budget level and per difficulty."""
-    budget = len(by_problem[problems[0].id])
-    rows = [graded[p.id] for p in problems]
-    by_budget = {}
-    for k in range(1, budget + 1):
-        tokens = sum(r["completion_tokens"] for p in problems for r in by_problem[p.id][:k])
-        by_budget[str(k)] = {**data_quality(rows, k), "flops": generated_flops(parameters, tokens)}
-    by_difficulty = {}
-    for level in sorted({p.difficulty for p in problems}):
-        level_rows = [graded[p.id] for p in problems if p.difficulty == level]
-        by_difficulty[str(level)] = data_quality(level_rows, budget)
-    full = by_budget[str(budget)]
-    return {
-        "coverage": full["coverage"], "diversity": full["diversity"], "fpr": full["fpr"], "flops": full["flops"],
-        "samples_per_problem": budget, "verified_diversity": full["verified_diversity"],
-        "extraction_failure_rate": full["extraction_failure_rate"], "sample_accuracy": full["sample_accuracy"],
-        "correct_samples": sum(g.correct for row in rows for g in row), "parameters": parameters,
-        "by_budget": by_budget, "by_difficulty": by_difficulty,
-    }
-
-
 def variant_levels(arm: str, samples_per_problem: int, se_samples: int) -> dict[str, int]:
     """Samples per problem each control variant reads (config.VARIANTS): `matched`, S_SE (the paper's equal-count
     ablation); `low`, the paper's low budget (SE's first sample, or the WC level that costs the same)."""
@@ -150,95 +109,60 @@ def variant_levels(arm: str, samples_per_problem: int, se_samples: int) -> dict[
             "low": min(low, samples_per_problem)}
 
 
-def most_common_answers(problems: list[Problem]) -> dict[int, str]:
-    """The most frequent gold answer of each difficulty level (ties: the first seen): a guesser's best answer."""
-    counts: dict[int, Counter] = defaultdict(Counter)
-    for problem in problems:
-        counts[problem.difficulty][problem.answer] += 1
-    return {level: counter.most_common(1)[0][0] for level, counter in counts.items()}
-
-
-def guessing_baseline(problems: list[Problem], guesses: dict[int, str]) -> dict:
-    """Coverage of a guesser that always states the most common answer of the problem's level, learned from other
-    problems (the pretraining corpus): it needs no reasoning, so coverage near it is luck, not skill."""
-    by_level = defaultdict(list)
-    for problem in problems:
-        by_level[problem.difficulty].append(problem.answer == guesses.get(problem.difficulty))
-    return {"coverage": mean(hit for hits in by_level.values() for hit in hits),
-            "by_difficulty": {str(level): mean(hits) for level, hits in sorted(by_level.items())}}
-
-
-def guessing_report(problems: list[Problem], guess_from: list[Problem] | None) -> dict:
-    """The guesser's coverage of `problems` (what coverage is compared with) and, with `guess_from` (the corpus,
-    thousands of problems), its hit rate there too: the world's guessability, free of the noise of ~80 problems
-    a level (in-sample, so if anything it flatters the guesser)."""
-    guesses = most_common_answers(guess_from or problems)
-    report = guessing_baseline(problems, guesses)
-    if guess_from:
-        reference = guessing_baseline(guess_from, guesses)
-        report["reference"] = {"split": "corpus", "problems": len(guess_from), **reference}
-    return report
-
-
 def filter_samples(task: Task, problems: list[Problem], samples: list, samples_per_problem: int, parameters: int,
                    dedup: bool, source: str = "samples", arm: str = "wc", se_samples: int | None = None,
-                   guess_from: list[Problem] | None = None) -> tuple[dict[str, list[dict]], dict]:
-    """The pure core: ({'': SFT records, 'verified': ..., 'matched': ..., 'low': ...}, data metrics) of one arm.
+                   guess_from: list[Problem] | None = None) -> tuple[dict[str, list[dict]], DataRecord]:
+    """The pure core: ({'': SFT records, 'verified': ..., 'matched': ..., 'low': ...}, the arm's data record).
     `guess_from`: the problems the guesser learns each level's most common answer from (default: `problems`)."""
     by_problem = group_samples(problems, samples, samples_per_problem, source)
     graded, grades = grade_all(task, problems, by_problem)
-    report = data_report(problems, by_problem, graded, parameters)
     kept, duplicates = sft_records(task, problems, by_problem, graded, dedup)
     datasets, variants = {"": kept}, {}
     for variant, k in variant_levels(arm, samples_per_problem, se_samples or samples_per_problem).items():
         datasets[variant], _ = sft_records(task, problems, by_problem, graded, dedup, k, variant == "verified")
-        level = report["by_budget"][str(k)]
-        variants[variant] = {"samples_per_problem": k, "examples": len(datasets[variant]),
-                             "coverage": level["coverage"], "fpr": 0.0 if variant == "verified" else level["fpr"],
-                             "diversity": level["verified_diversity" if variant == "verified" else "diversity"]}
-    report.update({
-        "variants": variants,
-        "guessing_baseline": guessing_report(problems, guess_from),
-        "kept": len(kept), "duplicates_dropped": duplicates, "dedup": dedup,
-        "grading": {"mode": task.grading, "by_mode": by_grading_mode(problems, graded, grades, samples_per_problem)},
-        "step_checks": step_check_totals(grades),
-        "grader": {"task": task.name, "version": task.grader_version},
-    })
-    return datasets, report
+        variants[variant] = (k, len(datasets[variant]))
+    record = data_record(problems, by_problem, graded, grades, parameters, variants, len(kept), duplicates, dedup,
+                         task.grading, {"task": task.name, "version": task.grader_version}, guess_from)
+    return datasets, record
 
 
-def sft_metrics(report: dict, variant: str) -> dict:
+def sft_record(data: DataRecord, variant: str) -> SftRecord:
     """What metrics/sft/DATA.json says about one data source: the finetuning stages tag their models with it."""
     if variant:
-        return {"variant": variant, **report["variants"][variant]}
-    return {"variant": "full", "samples_per_problem": report["samples_per_problem"], "examples": report["kept"],
-            **{key: report[key] for key in ("coverage", "diversity", "fpr")}}
+        summary = data.variants[variant]
+        return SftRecord(variant=variant, samples_per_problem=summary.samples_per_problem, examples=summary.examples,
+                         coverage=summary.coverage, diversity=summary.diversity, fpr=summary.fpr)
+    return SftRecord(variant="full", samples_per_problem=data.samples_per_problem, examples=data.kept,
+                     coverage=data.coverage, diversity=data.diversity, fpr=data.fpr)
 
 
 def main(params: Params, arm: str, world: int) -> None:
     task, problems = load_task(params.task), read_split("train")
     samples, corpus = read_jsonl(paths.samples_file(arm, world)), read_split("corpus")
-    planned = read_json(paths.metrics_file("sample", arm, world))["samples_per_problem"]
-    decontamination = read_json(paths.PREPARE_METRICS)["decontamination"]
+    planned = read_record(paths.metrics_file("sample", arm, world), SampleRecord).samples_per_problem
+    decontamination = read_record(paths.PREPARE_METRICS, PrepareRecord).decontamination
     parameters = card_parameters(load_card(paths.base_model_dir(arm, world)), params.budget.param_count)
     name = f"filter@{arm}/{world_name(world)}"
     with stage_run(params, name, tags={"world": world, "arm": arm, "data": arm}) as tracker:
-        datasets, report = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
+        datasets, record = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
                                           str(paths.samples_file(arm, world)), arm, params.budget.se_samples,
                                           corpus or None)
-        report["decontamination"] = {"ngram": decontamination["ngram"], "dropped": decontamination["dropped"]}
-        report["environment"] = environment(libraries=GRADING_LIBRARIES)
+        record = replace(record, decontamination={"ngram": decontamination["ngram"],
+                                                  "dropped": decontamination["dropped"]},
+                         environment=environment(libraries=GRADING_LIBRARIES))
         for variant, records in datasets.items():
             source = f"{arm}-{variant}" if variant else arm
             write_jsonl(paths.sft_file(source, world), records)
-            write_json(paths.metrics_file("sft", source, world), sft_metrics(report, variant))
-        write_json(paths.metrics_file("data", arm, world), report)
-        top = {k: report[k] for k in ("coverage", "diversity", "verified_diversity", "fpr", "flops",
-                                      "samples_per_problem", "extraction_failure_rate", "kept", "duplicates_dropped")}
+            write_record(paths.metrics_file("sft", source, world), sft_record(record, variant))
+        write_record(paths.metrics_file("data", arm, world), record)
+        top = {k: getattr(record, k) for k in ("coverage", "diversity", "verified_diversity", "fpr", "flops",
+                                               "samples_per_problem", "extraction_failure_rate", "kept",
+                                               "duplicates_dropped")}
         tracker.log_metrics({k: v for k, v in top.items() if v is not None})
-        for k, level in report["by_budget"].items():
-            tracker.log_metrics({f"{key}_at_k": value for key, value in level.items() if value is not None}, step=int(k))
+        for k, level in record.by_budget.items():
+            tracker.log_metrics({f"{key}_at_k": value for key, value in to_json(level).items() if value is not None},
+                                step=int(k))
         tracker.log_artifact(paths.metrics_file("data", arm, world))
-        fpr = "n/a" if report["fpr"] is None else f"{report['fpr']:.3f}"
-        print(f"{name}: kept {len(datasets[''])} of {len(samples)} ({report['duplicates_dropped']} duplicates "
-              f"dropped); coverage {report['coverage']:.3f}, diversity {report['diversity']:.2f}, FPR {fpr}")
+        fpr = "n/a" if record.fpr is None else f"{record.fpr:.3f}"
+        print(f"{name}: kept {len(datasets[''])} of {len(samples)} ({record.duplicates_dropped} duplicates "
+              f"dropped); coverage {record.coverage:.3f}, diversity {record.diversity:.2f}, FPR {fpr}")

@@ -22,13 +22,17 @@ import hashlib
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from computematch import paths
 from computematch.budget import training_flops
-from computematch.config import PARADIGMS, Params, arm_of, cell_name, member_name, world_name, world_seed
-from computematch.evaluation import greedy_accuracy
+from computematch.names import PARADIGMS, arm_of, cell_name, member_name, world_name, world_seed
+from computematch.config import Params
+from computematch.greedy_checks import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
+from computematch.measure.codec import to_json
+from computematch.measure.records import FinetuneRecord, SftRecord, read_record, write_record
 from computematch.prompting import prompt_renderer
 from computematch.provenance import TRAINING_LIBRARIES, environment, source_digest
 from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
@@ -56,8 +60,8 @@ def train_and_select(params: Params, role: str, world: int, name: str, records: 
     No training data (no sample had a right answer) is a counted skip, not a crash: the base model stands
     in, marked `trained: false`, so the rest of the study still runs and the report says so.
     """
-    from computematch.distributed import distributed_finetune
-    from computematch.finetune import finetune, select_checkpoint
+    from computematch.sft_ranks import distributed_finetune
+    from computematch.sft import finetune, select_checkpoint
 
     task, val, base = load_task(params.task), read_split("val"), paths.base_model_dir(role, world)
     score = lambda path: greedy_accuracy(path, task, val, device, params.runtime)["accuracy"]  # noqa: E731
@@ -91,12 +95,12 @@ def finetune_card(role: str, data: str, world: int, seed: int, result: dict, dat
             **result, **dataset, "training_flops": flops, "seconds": round(seconds, 2), "environment": environment}
 
 
-def registry_tags(card: dict, data: dict) -> dict:
+def registry_tags(card: dict, data: SftRecord) -> dict:
     """What a registered version says about itself: its data source and that data's quality."""
     return {"data_source": card["data"], "model": card["model"], "world": card["world"], "seed": card["seed"],
             "paradigm": card["paradigm"],
             "dataset_sha256": card["dataset_sha256"],
-            **{f"data.{k}": data[k] for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
+            **{f"data.{k}": getattr(data, k) for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
             "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
 
 
@@ -106,13 +110,13 @@ def global_batch(fields: dict, processes: int) -> int:
     return processes * fields.get("per_device_train_batch_size", 8) * fields.get("gradient_accumulation_steps", 1)
 
 
-def finetune_summary(card: dict) -> dict:
-    return {"trained": card["trained"], "val_greedy_accuracy": card["val_greedy_accuracy"],
-            "processes": card["processes"], "global_batch": card["global_batch"],
-            "checkpoint_step": int(card["checkpoint"].split("-")[-1]) if card["checkpoint"] else None,
-            "examples": card["examples"], "trained_tokens": card["trained_tokens"],
-            "training_flops": card["training_flops"], "seconds": card["seconds"],
-            "final_train_loss": card["train_loss"][-1]["loss"] if card["train_loss"] else None}
+def finetune_summary(card: dict) -> FinetuneRecord:
+    return FinetuneRecord(trained=card["trained"], val_greedy_accuracy=card["val_greedy_accuracy"],
+                          processes=card["processes"], global_batch=card["global_batch"],
+                          checkpoint_step=int(card["checkpoint"].split("-")[-1]) if card["checkpoint"] else None,
+                          examples=card["examples"], trained_tokens=card["trained_tokens"],
+                          training_flops=card["training_flops"], seconds=card["seconds"],
+                          final_train_loss=card["train_loss"][-1]["loss"] if card["train_loss"] else None)
 
 
 def log_curves(tracker, card: dict) -> None:
@@ -138,7 +142,7 @@ def record_member(params: Params, role: str, data: str, world: int, seed: int, e
     """One trained member of the cell: its card and folder, its registered version and MLflow run, its metrics."""
     cell = cell_name(role, data)
     target, sft = paths.finetuned_model_dir(cell, world, seed), paths.sft_file(data, world)
-    quality = read_json(paths.metrics_file("sft", data, world))
+    quality = read_record(paths.metrics_file("sft", data, world), SftRecord)
     base_card = read_json(paths.base_model_dir(role, world) / "card.json")
     tags = {"world": world, "model": role, "data": data, "seed": seed, "arm": arm_of(data)}
     with stage_run(params, f"finetune@{member_name(cell, world, seed)}", tags=tags) as tracker:
@@ -154,9 +158,9 @@ def record_member(params: Params, role: str, data: str, world: int, seed: int, e
         log_curves(tracker, card)
         registration = tracker.register_model(target, registered_name(role, data), registry_tags(card, quality))
         summary = finetune_summary(card)
-        tracker.log_metrics(summary)
-        write_json(paths.metrics_file("finetune", cell, world, seed), {**summary, "registered": registration,
-                                                                        "environment": card["environment"]})
+        tracker.log_metrics({k: v for k, v in to_json(summary).items() if k not in ("registered", "environment")})
+        write_record(paths.metrics_file("finetune", cell, world, seed),
+                     replace(summary, registered=registration, environment=card["environment"]))
     kept = card["checkpoint"] or "the base model (skipped: no training data)"
     print(f"finetune@{member_name(cell, world, seed)}: {examples} examples, kept {kept} (val greedy "
           f"{card['val_greedy_accuracy']:.3f}), {card['seconds']:.0f} s")

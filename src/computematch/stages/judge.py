@@ -14,9 +14,12 @@ import re
 from pathlib import Path
 
 from computematch import paths
-from computematch.config import ARMS, MODEL_ROLES, ConfigError, Decoding, JudgeConfig, ModelSpec, Params, world_name
-from computematch.io import read_jsonl, write_json
-from computematch.metrics import wilson_interval
+from computematch.names import ARMS, MODEL_ROLES, world_name
+from computematch.errors import ConfigError
+from computematch.config import Decoding, JudgeConfig, ModelSpec, Params
+from computematch.io import read_jsonl
+from computematch.measure.records import JudgeRecord, write_record
+from computematch.measure.intervals import wilson_interval
 from computematch.prompting import prompt_renderer
 from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
@@ -83,8 +86,8 @@ def judge_arm(params: Params, arm: str, world: int, backend, template: str, rend
         tracker.log_sections(judge=config, ray=params.ray)
         result = {"enabled": True, "judge_model": config.model,
                   **judge_solutions(backend, template, items, config.batch_size, render, config.max_new_tokens)}
-        write_json(paths.metrics_file("judge", arm, world),
-                   {**result, "environment": environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)})
+        write_record(paths.metrics_file("judge", arm, world),
+                     JudgeRecord(**result, environment=environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)))
         tracker.log_metrics({f"judged_{k}": v for k, v in result.items() if k != "enabled"})
     fpr = "n/a" if result["fpr"] is None else f"{result['fpr']:.3f}"
     print(f"{name}: judged FPR {fpr} (95% CI {result['fpr_ci95'][0]:.3f}-{result['fpr_ci95'][1]:.3f}, "
@@ -95,7 +98,7 @@ def main(params: Params, world: int) -> None:
     config = params.judge
     if not config.enabled:
         for arm in ARMS:
-            write_json(paths.metrics_file("judge", arm, world), {"enabled": False})
+            write_record(paths.metrics_file("judge", arm, world), JudgeRecord(enabled=False))
         print(f"judge@{world_name(world)}: disabled (judge.enabled: false)")
         return
     template_path = Path(config.prompt_file)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import Counter
 
 from computematch import paths
-from computematch.config import ConfigError, Params
+from computematch.errors import ConfigError
+from computematch.config import Params
 from computematch.decontamination import decontaminate
-from computematch.io import write_json
+from computematch.measure.records import PrepareRecord, write_record
 from computematch.provenance import environment
 from computematch.splits import REQUIRED_SPLITS, write_split
 from computematch.tasks import Problem, Task, get_task
@@ -43,7 +44,7 @@ def main(params: Params) -> None:
         splits, summary = prepare_splits(get_task(params.task), params.task.decontamination_ngram)
         for split, problems in splits.items():
             write_split(split, problems)
-        write_json(paths.PREPARE_METRICS, {**summary, "environment": environment(libraries=("datasets",))})
+        write_record(paths.PREPARE_METRICS, PrepareRecord(**summary, environment=environment(libraries=("datasets",))))
         tracker.log_sections(task=params.task)
         tracker.log_metrics({f"{split}_problems": n for split, n in summary["problems"].items()})
         tracker.log_metrics({f"decontaminated_{split}": n for split, n in summary["decontamination"]["dropped"].items()})

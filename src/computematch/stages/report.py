@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 from computematch import paths
-from computematch.config import ARMS, MODEL_ROLES, Params, cell_name
-from computematch.io import read_json, write_json
-from computematch.study import StudyMetrics, average_records
+from computematch.config import Params
+from computematch.measure.records import (BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord,
+                                          StudySummary, read_record, write_record)
+from computematch.measure.study import StudyMetrics, averaged
+from computematch.names import ARMS, MODEL_ROLES, cell_name
 from computematch.tracking import stage_run
 
 REPORT = paths.METRICS / "report.md"
@@ -24,60 +26,56 @@ def study_cells(params: Params) -> list[str]:
 
 
 def read_study(params: Params) -> StudyMetrics:
-    """Every metrics file of the study's worlds: a missing base or data file fails in one line naming it; a
-    missing cell member is left out (the report says 'not evaluated')."""
+    """Every metrics record of the study's worlds: a missing or unreadable base or data file fails in one line
+    naming it; a missing cell member is left out (the report says 'not evaluated')."""
     worlds, seeds, roles = params.study.worlds, params.study.seeds, tuple(params.models)
-    optional = lambda path: read_json(path) if path.exists() else None  # noqa: E731
+
+    def present(stage: str, cls, keys) -> dict:
+        return {key: read_record(paths.metrics_file(stage, *key), cls) for key in keys
+                if paths.metrics_file(stage, *key).exists()}
+
     members = [(cell, w, s) for cell in study_cells(params) for w in worlds for s in seeds]
-    metrics = StudyMetrics(
-        bases={(role, w): read_json(paths.metrics_file("bootstrap", role, w)) for role in roles for w in worlds},
-        data={(arm, w): read_json(paths.metrics_file("data", arm, w)) for arm in ARMS for w in worlds},
-        judges={(arm, w): optional(paths.metrics_file("judge", arm, w)) for arm in ARMS for w in worlds},
-        evals={**{(role, w, None): read_json(paths.metrics_file("eval", role, w)) for role in roles for w in worlds},
-               **{m: optional(paths.metrics_file("eval", *m)) for m in members}},
-        finetunes={m: optional(paths.metrics_file("finetune", *m)) for m in members})
-    for records in (metrics.judges, metrics.evals, metrics.finetunes):
-        for key in [key for key, value in records.items() if value is None]:
-            del records[key]
-    return metrics
-
-
-def averaged(records: dict, position: int = 0) -> dict:
-    """Records keyed by tuples, averaged over everything but the key's first element (worlds, seeds)."""
-    groups: dict = {}
-    for key, record in records.items():
-        groups.setdefault(key[position], []).append(record)
-    return {name: average_records(group) for name, group in groups.items()}
+    return StudyMetrics(
+        bases={(role, w): read_record(paths.metrics_file("bootstrap", role, w), BaseModelRecord)
+               for role in roles for w in worlds},
+        data={(arm, w): read_record(paths.metrics_file("data", arm, w), DataRecord) for arm in ARMS for w in worlds},
+        judges=present("judge", JudgeRecord, [(arm, w) for arm in ARMS for w in worlds]),
+        evals={**{(role, w, None): read_record(paths.metrics_file("eval", role, w), EvalRecord)
+                  for role in roles for w in worlds}, **present("eval", EvalRecord, members)},
+        finetunes=present("finetune", FinetuneRecord, members))
 
 
 def main(params: Params) -> None:
-    from computematch.report import make_plots, render_report
-    from computematch.study import study_summary
+    from computematch.measure.study import study_summary
+    from computematch.render.markdown import ReportInputs, render_report
+    from computematch.render.plots import make_plots
 
     metrics = read_study(params)
-    data, bases, evals = averaged(metrics.data), averaged(metrics.bases), averaged(metrics.evals)
-    environments = {f"{stage}@{'/'.join(map(str, key))}": record.get("environment") for stage, group in
+    environments = {f"{stage}@{'/'.join(map(str, key))}": record.environment for stage, group in
                     (("filter", metrics.data), ("bootstrap", metrics.bases), ("finetune", metrics.finetunes),
                      ("evaluate", metrics.evals)) for key, record in group.items()}
     study = study_summary(metrics, params.study, tuple(params.models), params.budget.param_count)
+    inputs = ReportInputs(study=study, data=averaged(metrics.data), evals=averaged(metrics.evals),
+                          bases=averaged(metrics.bases), finetunes=averaged(metrics.finetunes),
+                          judges=averaged(metrics.judges), environments=environments,
+                          temperatures={"sampling": params.sampling.temperature,
+                                        "evaluation": params.evaluation.temperature})
     with stage_run(params, "report") as tracker:
-        write_json(STUDY, study)
-        plots = make_plots(data, study, PLOTS)
-        REPORT.write_text(render_report(data, evals, bases, [str(p) for p in plots], next(iter(evals.values()))["problems"],
-                                        study, averaged(metrics.finetunes), averaged(metrics.judges), environments,
-                                        {"sampling": params.sampling.temperature,
-                                         "evaluation": params.evaluation.temperature}))
+        write_record(STUDY, study)
+        plots = make_plots(inputs.data, study, PLOTS)
+        REPORT.write_text(render_report(inputs, [str(p) for p in plots]))
         tracker.log_metrics(headline(study), summary=True)
         for artifact in (STUDY, REPORT, *plots):
             tracker.log_artifact(artifact, artifact_path="plots" if artifact in plots else None)
         print(f"report: {REPORT}, {STUDY} and {len(plots)} plots")
 
 
-def headline(study: dict) -> dict:
+def headline(study: StudySummary) -> dict:
     """The study's headline numbers under one key each: what the parent run shows in the MLflow UI."""
-    numbers = {f"gain.{setup}": row["gain"]["mean"] for setup, row in study["setups"].items() if row.get("gain")}
+    numbers = {f"gain.{setup}": row.gain.mean for setup, row in study.setups.items() if row.gain}
     for key in ("coverage", "diversity", "fpr"):
-        for arm, interval in study["data"][key].items():
+        for name in (*ARMS, "wc_minus_se"):
+            interval = getattr(getattr(study.data, key), name)
             if interval:
-                numbers[f"{key}.{arm}"] = interval["mean"]
+                numbers[f"{key}.{name}"] = interval.mean
     return numbers

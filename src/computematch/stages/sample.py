@@ -14,8 +14,10 @@ import time
 
 from computematch import paths
 from computematch.budget import card_parameters, ledger, samples_per_arm
-from computematch.config import BudgetConfig, Params, world_name
-from computematch.io import write_json, write_jsonl
+from computematch.names import world_name
+from computematch.config import BudgetConfig, Params
+from computematch.io import write_jsonl
+from computematch.measure.records import SampleRecord, write_record
 from computematch.models import load_card
 from computematch.prompting import prompt_renderer
 from computematch.provenance import MODEL_LIBRARIES, environment
@@ -70,8 +72,8 @@ def main(params: Params, arm: str, world: int) -> None:
         write_jsonl(paths.samples_file(arm, world), sample_records(records, {p.id: p.difficulty for p in problems}))
         summary = {**sample_summary(records, drawn, samples, ratio, len(problems), card["parameters"],
                                     time.perf_counter() - started), "batch_invariant": invariant}
-        write_json(paths.metrics_file("sample", arm, world),
-                   {**summary, "environment": environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)})
+        write_record(paths.metrics_file("sample", arm, world), SampleRecord(
+            **summary, environment=environment(params.runtime.threads, config.backend, MODEL_LIBRARIES)))
         tracker.log_metrics(summary)
         print(f"{name}: S={samples} (ratio {ratio:.3f}), {len(records)} samples ({drawn} drawn now, "
               f"{summary['reused']} reused); FLOPs {summary['flops'][params.budget.param_count]:.3e}")

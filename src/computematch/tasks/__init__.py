@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-from computematch.config import ConfigError, TaskConfig
+from computematch.errors import ConfigError
+
+from computematch.config import TaskConfig
 from computematch.tasks.base import Grade, Problem, Task, normalize_solution
 
 TASKS = {

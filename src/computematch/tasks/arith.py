@@ -22,7 +22,9 @@ import random
 import re
 from dataclasses import dataclass
 
-from computematch.config import ConfigError, TaskConfig
+from computematch.errors import ConfigError
+
+from computematch.config import TaskConfig
 from computematch.tasks.base import Grade, Problem, grading_mode
 
 DIGITS = range(10)  # the operands

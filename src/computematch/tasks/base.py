@@ -76,7 +76,7 @@ def grading_mode(task_name: str, modes: tuple[str, ...], requested: str | None) 
     if requested is None:
         return modes[0]
     if requested not in modes:
-        from computematch.config import ConfigError
+        from computematch.errors import ConfigError
 
         raise ConfigError(f"task.grading: task {task_name!r} grades {', '.join(modes)}; got {requested!r}")
     return requested

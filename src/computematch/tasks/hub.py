@@ -14,7 +14,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from computematch.config import ConfigError, TaskConfig
+from computematch.errors import ConfigError
+
+from computematch.config import TaskConfig
 from computematch.tasks.base import Problem
 
 LOCAL_FORMATS = (".jsonl", ".json", ".parquet")

@@ -11,7 +11,9 @@ from statistics import mean
 
 from computematch import paths
 from computematch.budget import plan, sampling_ratio
-from computematch.config import ARMS, ConfigError, Params
+from computematch.names import ARMS
+from computematch.errors import ConfigError
+from computematch.config import Params
 from computematch.models import count_parameters_from_config, llama_config, load_card
 
 
@@ -55,7 +57,7 @@ def gold_solution_tokens(role: str, world: int) -> float | None:
 
 def render_plan(params: Params, world: int = 0) -> str:
     """The plan of one world (the worlds differ only in their base models' parameters where those differ)."""
-    from computematch.io import read_json
+    from computematch.measure.records import SampleRecord, read_record
 
     counts = {role: planned_parameters(params, role, world) for role in ARMS}
     chosen = {role: counts[role][params.budget.param_count] for role in counts}
@@ -72,7 +74,7 @@ def render_plan(params: Params, world: int = 0) -> str:
              f"{'expected $':>11} {'measured FLOPs':>15}"]
     for role, arm in arms.items():
         measured_path = paths.metrics_file("sample", role, world)
-        measured = f"{read_json(measured_path)['flops'][budget.param_count]:.3e}" if measured_path.exists() else "-"
+        measured = f"{read_record(measured_path, SampleRecord).flops[budget.param_count]:.3e}" if measured_path.exists() else "-"
         dollars = "-" if arm.dollars is None else f"{arm.dollars:.4f}"
         lines.append(f"{role:<4} {arm.parameters:>14,} {arm.samples_per_problem:>4} {problems:>9} "
                      f"{arm.mean_solution_tokens:>9.1f} {arm.flops:>15.3e} {dollars:>11} {measured:>15}")

@@ -96,7 +96,7 @@ def launch(command: Sequence[str], processes: int, threads: int = 1) -> tuple[in
 def distributed_finetune(model_dir, records: list[dict], fields: dict, work_dir: Path, processes: int,
                          cuda: bool = False, timeout_s: int = 300, threads: int = 1, desc: str | None = None):
     """`finetune.finetune` on `processes` ranks; returns (checkpoint dirs by step, rank 0's log history)."""
-    from computematch.finetune import checkpoints
+    from computematch.sft import checkpoints
     from computematch.io import write_json, write_jsonl
 
     work_dir = Path(work_dir)
@@ -105,7 +105,7 @@ def distributed_finetune(model_dir, records: list[dict], fields: dict, work_dir:
     spec = {"model_dir": str(model_dir), "fields": fields, "work_dir": str(work_dir), "cuda": cuda,
             "timeout_s": timeout_s, "desc": desc}
     write_json(work_dir / "spec.json", spec)
-    rank, code = launch([sys.executable, "-m", "computematch.distributed", str(work_dir / "spec.json")], processes,
+    rank, code = launch([sys.executable, "-m", "computematch.sft_ranks", str(work_dir / "spec.json")], processes,
                         threads)
     if code:
         how = f"was killed by signal {code - 128 if code > 128 else -code}" if code > 128 or code < 0 else \
@@ -120,7 +120,7 @@ def rank_main(spec_path: str) -> None:
     """One rank: join the process group (with the stage's timeout), train, and on rank 0 write the history."""
     import torch.distributed as dist
 
-    from computematch.finetune import finetune
+    from computematch.sft import finetune
     from computematch.io import read_jsonl, write_json
 
     spec = json.loads(Path(spec_path).read_text())

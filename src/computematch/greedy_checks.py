@@ -1,4 +1,5 @@
-"""Greedy and sampled correctness of a loaded model (a backend) on a list of problems, overall and by difficulty.
+"""Greedy checks of a model: its greedy completions graded on a list of problems, and its greedy accuracy overall and
+by difficulty (what selects a pretraining step or a finetuning checkpoint, and the evaluate stage's greedy column).
 
     backend = get_backend("transformers", "models/base/wc")
     grades = greedy_grades(backend, render, task, problems, max_new_tokens=80)   # problem id -> Grade
@@ -6,11 +7,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from statistics import mean
 from typing import Callable
 
 from computematch.config import Decoding, RuntimeConfig
+from computematch.measure.accuracy import accuracy_by_difficulty
 from computematch.sampling import Request
 from computematch.tasks import Grade, Problem, Task
 
@@ -30,17 +30,6 @@ def greedy_grades(backend, render: Callable[[str], str], task: Task, problems: l
         completions = backend.generate([Request(p.id, 0, render(task.prompt(p))) for p in batch], decoding)
         grades.update({p.id: task.grade(p, c.text) for p, c in zip(batch, completions)})
     return grades
-
-
-def accuracy_by_difficulty(problems: list[Problem], correct: dict[str, bool]) -> dict:
-    by_level = defaultdict(list)
-    for problem in problems:
-        by_level[problem.difficulty].append(correct[problem.id])
-    return {
-        "accuracy": mean(correct[p.id] for p in problems),
-        "by_difficulty": {str(level): mean(values) for level, values in sorted(by_level.items())},
-        "problems": len(problems),
-    }
 
 
 def greedy_scorer(task: Task, problems: list[Problem], tokenizer, device: str = "cpu",

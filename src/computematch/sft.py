@@ -1,6 +1,6 @@
 """Supervised finetuning with TRL's SFTTrainer on prompt/completion data; checkpoint selection on validation.
 
-    from computematch.finetune import finetune
+    from computematch.sft import finetune
     checkpoints, history = finetune("models/base/se", records, {"max_steps": 150}, "work/se-wc")
 
 Keys of params.yaml's `finetune` section are TRL `SFTConfig` field names and pass through unchanged.
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Callable, Sequence
 
-from computematch.config import ConfigError
+from computematch.errors import ConfigError
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 

@@ -1,0 +1,175 @@
+"""The study's numbers over worlds: every reported quantity with a 95% interval over worlds, the WC − SE gains and
+their verdicts, and the calibration of each world's base models against the targets.
+
+    summary = study_summary(StudyMetrics(...), params.study)   # -> records.StudySummary, metrics/study.json
+
+A world is an independent draw of everything random in the study (names.world_seed), so the interval is over
+worlds, the independent unit: a world's several finetuning seeds are averaged inside the world first, never
+counted as replicates. A gain is paired inside a world: the pass@1 of a model finetuned on WC data minus the same
+model finetuned on SE data in the same world. Its mean over worlds and a Student-t 95% interval
+(intervals.world_interval) decide the verdict: "agrees" only when the interval excludes 0 in the paper's direction,
+"disagrees" only when it excludes 0 in the other, "tie" otherwise. Nothing here is tuned: it only reads metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import mean
+from typing import Callable, TypeVar
+
+from computematch.measure.codec import from_json, to_json
+from computematch.measure.intervals import interval_verdict, over_worlds
+from computematch.measure.records import (ArmsInterval, BaseModelRecord, BaseSummary, Calibration, Comparison,
+                                          DataRecord, DataSummary, EvalRecord, FinetuneRecord, JudgeRecord,
+                                          ModelAccuracy, StudySummary, WorldCalibration)
+from computematch.names import ARMS, CONTROLS, SETUPS, cell_name
+
+METRIC = "pass@1"
+# The calibration targets the base models were set to (README, Calibration): WC's greedy accuracy 0.80-0.95 of
+# SE's (the paper's Gemma2-9B reaches ~85-90% of 27B), WC's FPR 10-35% at the default budget (the paper's 24% on
+# MATH), and SE's FPR 2-12 points below WC's (the paper: +7 on MATH, +2 on GSM8K).
+TARGETS = {"wc_over_se": (0.80, 0.95), "wc_fpr": (0.10, 0.35), "fpr_gap": (0.02, 0.12)}
+DATA_KEYS = ("coverage", "diversity", "verified_diversity", "fpr")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class StudyMetrics:
+    """Every metrics record the report reads, keyed by what it is about: bases[(role, world)], data[(arm, world)],
+    judges[(arm, world)], evals[(name, world, seed)] (seed None for a base model), finetunes[(cell, world, seed)]."""
+
+    bases: dict[tuple, BaseModelRecord] = field(default_factory=dict)
+    data: dict[tuple, DataRecord] = field(default_factory=dict)
+    evals: dict[tuple, EvalRecord] = field(default_factory=dict)
+    finetunes: dict[tuple, FinetuneRecord] = field(default_factory=dict)
+    judges: dict[tuple, JudgeRecord] = field(default_factory=dict)
+
+
+def _average_json(values: list) -> object:
+    """The mean of JSON values of one shape: numbers averaged (None where none has one), other leaves the first's."""
+    first = values[0]
+    if isinstance(first, dict):
+        return {k: _average_json([v[k] for v in values if isinstance(v, dict) and k in v]) for k in first}
+    if first is None or (isinstance(first, (int, float)) and not isinstance(first, bool)):
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return mean(numbers) if numbers else None
+    return first
+
+
+def average_records(records: list[R]) -> R:
+    """The mean over worlds (and seeds) of records of one type: what the report's detail tables show."""
+    return from_json(type(records[0]), _average_json([to_json(r) for r in records]), "mean of records")
+
+
+def averaged(records: dict[tuple, R]) -> dict[str, R]:
+    """Records keyed by tuples, averaged over everything but the key's first element (worlds, seeds)."""
+    groups: dict = {}
+    for key, record in records.items():
+        groups.setdefault(key[0], []).append(record)
+    return {name: average_records(group) for name, group in groups.items()}
+
+
+def compare(metrics: StudyMetrics, role: str, wc_data: str, se_data: str, worlds, seeds,
+            expected_sign: int) -> Comparison:
+    """Model `role` finetuned on `wc_data` vs on `se_data`, each averaged over a world's seeds, paired by world."""
+    def cell_mean(data: str, world: int) -> float | None:
+        values = [metrics.evals[(cell_name(role, data), world, seed)].pass_at_1 for seed in seeds
+                  if (cell_name(role, data), world, seed) in metrics.evals]
+        return mean(values) if values else None
+
+    rows = {world: (cell_mean(wc_data, world), cell_mean(se_data, world)) for world in worlds}
+    rows = {world: pair for world, pair in rows.items() if None not in pair}
+    untrained = sorted({data for world in worlds for seed in seeds for data in (wc_data, se_data)
+                        if (member := metrics.finetunes.get((cell_name(role, data), world, seed))) is not None
+                        and not member.trained})
+    header = {"model": role, "wc_data": wc_data, "se_data": se_data, "expected_sign": expected_sign,
+              "worlds": list(rows)}
+    if not rows:
+        return Comparison(**header, verdict="not evaluated")
+    gain = over_worlds({world: wc - se for world, (wc, se) in rows.items()})
+    se = over_worlds({world: se for world, (_, se) in rows.items()})
+    verdict = (f"no verdict: not trained on {' and '.join(untrained)} data (no right answers)" if untrained
+               else interval_verdict(gain, expected_sign))
+    return Comparison(**header, wc=over_worlds({world: wc for world, (wc, _) in rows.items()}), se=se, gain=gain,
+                      relative_gain=gain.mean / se.mean if se.mean else None, verdict=verdict)
+
+
+def arms_over_worlds(metrics: StudyMetrics, worlds, value: Callable[[DataRecord], float | None]) -> ArmsInterval:
+    """One data quantity of both arms over worlds, and WC − SE paired by world."""
+    by_arm = {arm: {w: value(metrics.data[(arm, w)]) if (arm, w) in metrics.data else None for w in worlds}
+              for arm in ARMS}
+    wc, se = ARMS
+    difference = {w: by_arm[wc][w] - by_arm[se][w] for w in worlds
+                  if by_arm[wc][w] is not None and by_arm[se][w] is not None}
+    return ArmsInterval(**{arm: over_worlds(by_arm[arm]) for arm in ARMS}, wc_minus_se=over_worlds(difference))
+
+
+def data_summary(metrics: StudyMetrics, worlds, param_count: str) -> DataSummary:
+    """Coverage, diversity, FPR, the guessing baseline and the measured sampling FLOPs of each arm, over worlds."""
+    return DataSummary(
+        **{key: arms_over_worlds(metrics, worlds, lambda record, key=key: getattr(record, key)) for key in DATA_KEYS},
+        flops=arms_over_worlds(metrics, worlds, lambda record: record.flops), flops_by_param_count=param_count,
+        guessing_baseline=over_worlds({w: metrics.data[("se", w)].guessing_baseline.coverage for w in worlds
+                                       if ("se", w) in metrics.data}))
+
+
+def in_range(value: float | None, bounds: tuple[float, float]) -> bool | None:
+    return None if value is None else bounds[0] <= value <= bounds[1]
+
+
+def calibration(metrics: StudyMetrics, worlds, roles) -> Calibration:
+    """Each world's base models against the calibration targets (TARGETS), and how many worlds meet each: read
+    from base-model and data statistics only, never from a finetuning result."""
+    def attribute(records: dict, key: tuple, name: str):
+        return getattr(records[key], name) if key in records else None
+
+    by_world = {}
+    for world in worlds:
+        greedy = {role: attribute(metrics.evals, (role, world, None), "greedy") for role in roles}
+        steps = {role: attribute(metrics.bases, (role, world), "pretrain_steps") for role in roles}
+        fpr = {arm: attribute(metrics.data, (arm, world), "fpr") for arm in ARMS}
+        coverage = {arm: attribute(metrics.data, (arm, world), "coverage") for arm in ARMS}
+        ratio = greedy["wc"] / greedy["se"] if greedy.get("wc") is not None and greedy.get("se") else None
+        gap = fpr["wc"] - fpr["se"] if None not in fpr.values() else None
+        by_world[str(world)] = WorldCalibration(
+            greedy=greedy, pretrain_steps=steps, coverage=coverage, fpr=fpr, wc_over_se=ratio, fpr_gap=gap,
+            meets={"wc_over_se": in_range(ratio, TARGETS["wc_over_se"]), "wc_fpr": in_range(fpr["wc"], TARGETS["wc_fpr"]),
+                   "fpr_gap": in_range(gap, TARGETS["fpr_gap"])})
+    met = {target: sum(bool(row.meets[target]) for row in by_world.values()) for target in TARGETS}
+    return Calibration(targets={k: list(v) for k, v in TARGETS.items()}, by_world=by_world, worlds_meeting=met,
+                       worlds=len(by_world))
+
+
+def base_summary(metrics: StudyMetrics, worlds, roles) -> BaseSummary:
+    """Each base model's test pass@1 and greedy accuracy over worlds, and WC's greedy accuracy over SE's."""
+    def accuracy(role: str, world: int, name: str) -> float | None:
+        record = metrics.evals.get((role, world, None))
+        return None if record is None else getattr(record, name)
+
+    models = {role: ModelAccuracy(pass_at_1=over_worlds({w: accuracy(role, w, "pass_at_1") for w in worlds}),
+                                  greedy=over_worlds({w: accuracy(role, w, "greedy") for w in worlds}))
+              for role in roles}
+    ratios = {}
+    for world in worlds:
+        wc, se = (accuracy(role, world, "greedy") for role in ("wc", "se"))
+        ratios[world] = wc / se if wc is not None and se else None
+    pretrained = {role: any((role, w) in metrics.bases and metrics.bases[(role, w)].pretrain_steps is not None
+                            for w in worlds) for role in roles}
+    return BaseSummary(models=models, wc_over_se=over_worlds(ratios), pretrained=pretrained)
+
+
+def study_summary(metrics: StudyMetrics, study, roles=("student", "wc", "se"),
+                  param_count: str = "non_embedding") -> StudySummary:
+    """Every number the study reports, over worlds: the data, the base models, their calibration, every setup
+    (the paper's Table 1) and every control that ran, each a paired comparison. `study`: config.StudyConfig."""
+    worlds, seeds = study.worlds, study.seeds
+    setups = {setup: compare(metrics, role, "wc", "se", worlds, seeds, +1) for setup, role, *_ in SETUPS}
+    controls = {}
+    for control, (wc_data, se_data, sign) in CONTROLS.items():
+        if wc_data in study.controls and (se_data == "se" or se_data in study.controls):
+            controls[control] = {role: compare(metrics, role, wc_data, se_data, worlds, seeds, sign)
+                                 for role in study.control_models}
+    return StudySummary(metric=METRIC, unit="world", worlds=list(worlds), seeds_per_world=list(seeds), confidence=0.95,
+                        data=data_summary(metrics, worlds, param_count), base=base_summary(metrics, worlds, roles),
+                        calibration=calibration(metrics, worlds, roles), setups=setups, controls=controls,
+                        controls_not_run=[c for c in CONTROLS if c not in controls])
