@@ -45,6 +45,20 @@ def test_false_positive_rate_is_share_of_correct_answers_with_wrong_steps():
     assert false_positive_rate([[Graded("5", True, None, "x")]], 1) is None  # no step checker
 
 
+def test_coverage_at_1_is_what_the_first_sample_of_each_problem_covers(tiny_task):
+    from computematch.stages.filter import filter_samples
+
+    problems = tiny_task.make_splits()["train"][:2]
+    gold = {p.id: p.solution for p in problems}
+    wrong = "1 + 1 = 3. A: 3"
+    samples = [{"problem_id": p.id, "sample_index": i, "completion": text, "completion_tokens": 5}
+               for p, texts in zip(problems, [[wrong, gold[problems[0].id]], [gold[problems[1].id], wrong]])
+               for i, text in enumerate(texts)]
+    _, record = filter_samples(tiny_task, problems, samples, 2, parameters=10, dedup=False)
+    assert record.coverage_at_1 == 0.5 and record.coverage == 1.0  # the first problem is solved only at k=2
+    assert record.coverage_at_1 == record.by_budget["1"].coverage
+
+
 def test_extraction_failures_are_counted():
     assert extraction_failure_rate(PROBLEMS, 3) == pytest.approx(1 / 9)
     report = data_quality(PROBLEMS, 2)

@@ -4,6 +4,7 @@ real `mlflow server` (loopback, SQL backend, proxied artifacts), pushed to a DVC
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -267,6 +268,77 @@ def test_push_then_a_fresh_clone_pulls_and_repro_does_nothing(workspace, remote,
     log = _run(["dvc", "repro"], clone, env)
     assert "Running stage" not in log and "Data and pipelines are up to date" in log
     assert (clone / "models" / "ft" / "se-wc" / "world-0" / "seed-0" / "card.json").exists()
+
+
+def _commit_remote(root, env, remote) -> dict:
+    """The study's results committed with `remote` as its default DVC remote, and pushed there with the run-cache."""
+    url, settings, credentials = remote
+    env = {**env, **credentials}
+    _run(["dvc", "remote", "add", "-f", "-d", "store", url], root, env)
+    for key, value in settings.items():
+        _run(["dvc", "remote", "modify", "store", key, value], root, env)
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "results and the remote", "--allow-empty"], root, env)
+    _run(["dvc", "push", "--run-cache"], root, env)
+    return env
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_a_ci_rerun_of_a_changed_budget_reruns_only_what_it_reaches_and_reports_the_difference(
+        workspace, remote, tmp_path):
+    """A pull request changes budget.ratio: CI's command pulls from the S3 remote, reruns only the stages the param
+    reaches (DVC's own output), pushes back, and reports the params and headline changes."""
+    root, env, _ = workspace
+    env = _commit_remote(root, env, remote)
+    main = _run(["git", "rev-parse", "--abbrev-ref", "HEAD"], root, env).strip()
+    clone = tmp_path / "pull-request"
+    _run(["git", "clone", "-q", str(root), str(clone)], tmp_path, env)
+    _run(["git", "checkout", "-qb", "ratio-3"], clone, env)
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["budget"]["ratio"] = 3
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(["git", "commit", "-qam", "budget.ratio 3"], clone, env)
+    log = _run(["computematch", "ci-rerun", "--base", f"origin/{main}", "--report", "ci-report.md"], clone, env)
+    assert "ci-rerun: report in ci-report.md" in log
+    report = (clone / "ci-report.md").read_text()
+    ran = set(re.findall(r"`([\w@-]+)`", report.split("## Stages")[1].split("Restored from")[0]))
+    assert ran == {"sample@0-wc", "sample@1-wc", "sample@0-se", "sample@1-se", "filter@0-wc", "filter@1-wc",
+                   "filter@0-se", "filter@1-se", "judge@0", "judge@1", "report",
+                   *(f"{stage}@{role}" for stage in ("finetune", "evaluate") for role in ("student", "wc", "se"))}
+    assert "| params.yaml | budget.ratio | auto | 3 |" in report
+    assert "metrics/headline.json" in report and "data.coverage.wc" in report  # WC's data changed
+    assert "![accuracy](metrics/plots/accuracy.png)" in report
+    # pushed back: a second clone of the same change restores every rerun stage from the remote's run-cache
+    again = tmp_path / "again"
+    _run(["git", "clone", "-q", "-b", "ratio-3", str(clone), str(again)], tmp_path, env)
+    _run(["git", "remote", "set-url", "origin", str(root)], again, env)
+    _run(["git", "fetch", "-q", "origin"], again, env)
+    _run(["computematch", "ci-rerun", "--base", f"origin/{main}", "--report", "ci-report.md"], again, env)
+    second = (again / "ci-report.md").read_text()
+    assert "Ran 0: none." in second and "Restored from the remote's run-cache: " in second
+
+
+def test_a_ci_rerun_against_an_unreachable_or_incomplete_remote_fails_in_one_line(workspace, tmp_path):
+    root, env, _ = workspace
+    store = tmp_path / "store"
+    env = _commit_remote(root, env, (str(store), {}, {}))
+    objects = sorted(path for path in store.rglob("*") if path.is_file())
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "-q", str(root), str(clone)], tmp_path, env)
+    missing = next(path for path in objects if path.name.endswith(".dir") is False and path.stat().st_size > 1000)
+    missing.rename(tmp_path / "kept-aside")
+    result = subprocess.run(["computematch", "ci-rerun", "--base", "HEAD"], cwd=clone, env=env, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: `dvc pull --run-cache` failed:") and len(result.stderr.splitlines()) == 1
+    # nothing already pushed is lost: every other object is still on the remote
+    assert sorted(path for path in store.rglob("*") if path.is_file()) == [p for p in objects if p != missing]
+    _run(["dvc", "remote", "modify", "--local", "store", "url", "s3://bucket/nowhere"], clone, env)
+    _run(["dvc", "remote", "modify", "--local", "store", "endpointurl", f"http://127.0.0.1:{_free_port()}"], clone, env)
+    unreachable = subprocess.run(["computematch", "ci-rerun", "--base", "HEAD"], cwd=clone, env=env,
+                                 capture_output=True, text=True, timeout=900)
+    assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr
+    assert len(unreachable.stderr.splitlines()) == 1 and "dvc pull" in unreachable.stderr
 
 
 def test_report_has_the_papers_tables_and_plots(workspace):

@@ -62,6 +62,7 @@ def test_report_renders_tables_and_verdicts(tmp_path):
     assert "| student | WC | 9e+06 | 6e+09 | 1,000 |" in text  # sampling and finetuning FLOPs side by side
     assert "coverage, WC − SE at matched compute: +10.00 [+10.00, +10.00] points over worlds: agrees" in text
     assert "| coverage (%) | 90.00 [90.00, 90.00] | 80.00 [80.00, 80.00] | +10.00 [+10.00, +10.00] |" in text
+    assert "| coverage@1: first sample (%) | 70.00 [70.00, 70.00] | 80.00 [80.00, 80.00] | -10.00 [-10.00, -10.00] |" in text
     assert "![accuracy](plots/accuracy.png)" in text
     # calibration, world by world: WC / SE 0.80 meets 0.80-0.95, WC FPR 20% meets 10-35%, the gap 10 points 2-12
     assert "| 1 | 20.0 (601) | 40.0 (601) | 50.0 (601) | 0.80 ✓ | 90.0 / 80.0 | 20.0 ✓ / 10.0 | 10.0 ✓ |" in text
@@ -119,3 +120,19 @@ def test_the_environment_names_what_every_stage_shared_and_counts_many_that_diff
                     "filter@wc": {}}
     assert environment_lines(environments) == [
         "Produced with: torch 2.13.", "- threads: 2 (bootstrap@wc, evaluate@wc); 1 (4 finetune, 4 evaluate)"]
+
+
+def test_the_headline_holds_each_arms_data_each_models_pass_at_1_and_each_gain_with_its_verdict():
+    from computematch.measure.study import headline
+    from computematch.stages.report import headline_metrics
+
+    summary = headline(study_summary(METRICS, STUDY_CONFIG))
+    assert summary.data["coverage"] == {"wc": pytest.approx(0.9), "se": pytest.approx(0.8)}
+    assert summary.data["coverage_at_1"] == {"wc": pytest.approx(0.7), "se": pytest.approx(0.8)}
+    assert summary.pass_at_1["student"] == pytest.approx(0.2) and summary.pass_at_1["se-se"] == pytest.approx(0.6)
+    assert summary.pass_at_1["student-wc-matched"] == pytest.approx(0.28)
+    assert summary.gain["Student-LM"].mean == pytest.approx(0.05) and summary.verdict["SE-LM"] == "disagrees"
+    assert summary.verdict["sample-matched/student"] == "tie" and summary.gain["sample-matched/student"].mean < 0
+    metrics = headline_metrics(summary)  # one MLflow key per number, the same in every run
+    assert metrics["data.coverage.wc"] == pytest.approx(0.9) and metrics["gain.SE-LM.low"] < 0
+    assert all(isinstance(v, float) for v in metrics.values()) and "verdict.SE-LM" not in metrics

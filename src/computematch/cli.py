@@ -2,6 +2,7 @@
 
     computematch budget            # the compute-matched plan: P, S and FLOPs per arm
     computematch sample wc         # what `dvc repro sample@wc` runs
+    computematch ci-rerun --base origin/main   # what CI runs on a pull request (pull, repro, push, report)
 
 Subcommands choose *which* item to run (a model role, an arm); every value comes from params.yaml.
 Heavy libraries are imported inside the commands, so `--help` is instant.
@@ -156,6 +157,35 @@ def budget(world: int, params_path: str) -> None:
     from computematch.budget_plan import render_plan
 
     click.echo(render_plan(_params(params_path), world))
+
+
+BASE = click.option("--base", required=True, help="The revision to compare with, e.g. origin/main.")
+
+
+@cli.command(name="ci-rerun")
+@BASE
+@click.option("--report", "report_path", default="ci-report.md", show_default=True, type=click.Path(dir_okay=False),
+              help="Where the Markdown report goes.")
+@click.option("--allow-missing", is_flag=True, help="Recompute what the remote lacks instead of failing.")
+@click.option("--no-push", is_flag=True, help="Leave the remote as it is (a dry rerun).")
+def ci_rerun(base: str, report_path: str, allow_missing: bool, no_push: bool) -> None:
+    """Pull data and run-cache, `dvc repro`, push back, and report the change against BASE (what CI runs)."""
+    from pathlib import Path
+
+    from computematch.ci import ci_rerun as rerun
+
+    text = rerun(base, allow_missing=allow_missing, push=not no_push)
+    Path(report_path).write_text(text)
+    click.echo(f"ci-rerun: report in {report_path}")
+
+
+@cli.command(name="ci-report")
+@BASE
+def ci_report(base: str) -> None:
+    """Print the Markdown report of the workspace against BASE: params and headline diffs, changed verdicts."""
+    from computematch.ci import ci_report as report
+
+    click.echo(report(base))
 
 
 def main() -> None:

@@ -156,7 +156,7 @@ def data_record(problems: list, by_problem: dict[str, list[dict]], graded: dict[
                                             diversity=level.verified_diversity if verified else level.diversity)
     full = by_budget[str(budget)]
     return DataRecord(
-        coverage=full.coverage, diversity=full.diversity, fpr=full.fpr, flops=full.flops, samples_per_problem=budget,
+        coverage=full.coverage, coverage_at_1=by_budget["1"].coverage, diversity=full.diversity, fpr=full.fpr, flops=full.flops, samples_per_problem=budget,
         verified_diversity=full.verified_diversity, extraction_failure_rate=full.extraction_failure_rate,
         sample_accuracy=full.sample_accuracy, correct_samples=sum(g.correct for row in rows for g in row),
         parameters=parameters, by_budget=by_budget, by_difficulty=by_difficulty, variants=summaries,

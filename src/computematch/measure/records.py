@@ -95,9 +95,10 @@ class DataRecord:
     """metrics/data/ARM/world-W.json: one arm's data at the full budget, by budget level and by difficulty."""
 
     KIND: ClassVar[str] = "data"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2  # 2: coverage_at_1
 
     coverage: float
+    coverage_at_1: float  # share of problems whose first sample is right: what one sample per problem covers
     diversity: float
     fpr: float | None
     flops: float
@@ -297,6 +298,7 @@ class ArmsInterval:
 @record
 class DataSummary:
     coverage: ArmsInterval
+    coverage_at_1: ArmsInterval
     diversity: ArmsInterval
     verified_diversity: ArmsInterval
     fpr: ArmsInterval
@@ -358,7 +360,7 @@ class StudySummary:
     """metrics/study.json: every number the study reports, over worlds."""
 
     KIND: ClassVar[str] = "study"
-    VERSION: ClassVar[int] = 2  # 2: intervals over worlds (1 was over finetuning seeds)
+    VERSION: ClassVar[int] = 3  # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1
 
     version: int = VERSION
     metric: str
@@ -372,3 +374,28 @@ class StudySummary:
     setups: dict[str, Comparison]
     controls: dict[str, dict[str, Comparison]]
     controls_not_run: list[str]
+
+
+@record
+class Gain:
+    """A WC − SE difference over worlds: its mean and 95% interval (the worlds are the headline's)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+
+
+@record
+class Headline:
+    """metrics/headline.json: the study's headline numbers, the only file DVC compares (`dvc metrics diff`,
+    `dvc exp show`): each a mean over worlds; the gains with their 95% interval and verdict. The detail stays in
+    study.json and the per-stage records (`dvc metrics show <file>` reads any of them)."""
+
+    KIND: ClassVar[str] = "headline"
+    VERSION: ClassVar[int] = 1
+
+    worlds: int
+    data: dict[str, dict[str, float | None]]  # quantity -> arm -> mean over worlds
+    pass_at_1: dict[str, float | None]  # every base and finetuned model (role or cell) -> test pass@1
+    gain: dict[str, Gain | None]  # setup or control/model -> WC − SE pass@1, paired by world
+    verdict: dict[str, str]

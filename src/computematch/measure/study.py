@@ -20,8 +20,8 @@ from typing import Callable, TypeVar
 from computematch.measure.codec import from_json, to_json
 from computematch.measure.intervals import interval_verdict, over_worlds
 from computematch.measure.records import (ArmsInterval, BaseModelRecord, BaseSummary, Calibration, Comparison,
-                                          DataRecord, DataSummary, EvalRecord, FinetuneRecord, JudgeRecord,
-                                          ModelAccuracy, StudySummary, WorldCalibration)
+                                          DataRecord, DataSummary, EvalRecord, FinetuneRecord, Gain, Headline, Interval,
+                                          JudgeRecord, ModelAccuracy, StudySummary, WorldCalibration)
 from computematch.names import ARMS, CONTROLS, SETUPS, cell_name
 
 METRIC = "pass@1"
@@ -29,7 +29,7 @@ METRIC = "pass@1"
 # SE's (the paper's Gemma2-9B reaches ~85-90% of 27B), WC's FPR 10-35% at the default budget (the paper's 24% on
 # MATH), and SE's FPR 2-12 points below WC's (the paper: +7 on MATH, +2 on GSM8K).
 TARGETS = {"wc_over_se": (0.80, 0.95), "wc_fpr": (0.10, 0.35), "fpr_gap": (0.02, 0.12)}
-DATA_KEYS = ("coverage", "diversity", "verified_diversity", "fpr")
+DATA_KEYS = ("coverage", "coverage_at_1", "diversity", "verified_diversity", "fpr")
 R = TypeVar("R")
 
 
@@ -173,3 +173,25 @@ def study_summary(metrics: StudyMetrics, study, roles=("student", "wc", "se"),
                         data=data_summary(metrics, worlds, param_count), base=base_summary(metrics, worlds, roles),
                         calibration=calibration(metrics, worlds, roles), setups=setups, controls=controls,
                         controls_not_run=[c for c in CONTROLS if c not in controls])
+
+
+HEADLINE_DATA = ("coverage", "coverage_at_1", "diversity", "fpr", "flops")
+
+
+def headline(study: StudySummary) -> Headline:
+    """The numbers an experiment is compared by: each arm's data, each model's pass@1, each gain and verdict."""
+    def mean_of(interval: Interval | None) -> float | None:
+        return None if interval is None else interval.mean
+
+    comparisons = {**study.setups, **{f"{control}/{role}": row for control, by_model in study.controls.items()
+                                      for role, row in by_model.items()}}
+    pass_at_1 = {role: mean_of(accuracy.pass_at_1) for role, accuracy in study.base.models.items()}
+    for row in comparisons.values():
+        pass_at_1.update({cell_name(row.model, row.wc_data): mean_of(row.wc),
+                          cell_name(row.model, row.se_data): mean_of(row.se)})
+    gains = {name: None if row.gain is None else Gain(mean=row.gain.mean, low=row.gain.low, high=row.gain.high)
+             for name, row in comparisons.items()}
+    return Headline(worlds=len(study.worlds),
+                    data={key: {arm: mean_of(getattr(study.data, key).arm(arm)) for arm in ARMS}
+                          for key in HEADLINE_DATA},
+                    pass_at_1=pass_at_1, gain=gains, verdict={name: row.verdict for name, row in comparisons.items()})

@@ -70,7 +70,8 @@ def data_interval_table(study: StudySummary) -> list[str]:
     """Every data quantity of both arms and their difference, as means over worlds with 95% intervals."""
     lines = [f"| quantity (95% CI over {len(study.worlds)} worlds) | " + " | ".join(a.upper() for a in ARMS)
              + " | WC − SE |", "|---|" + "---|" * (len(ARMS) + 1)]
-    for key, label, scale in (("coverage", "coverage (%)", 100), ("diversity", "diversity", 1),
+    for key, label, scale in (("coverage", "coverage (%)", 100), ("coverage_at_1", "coverage@1: first sample (%)", 100),
+                              ("diversity", "diversity", 1),
                               ("verified_diversity", "verified diversity", 1), ("fpr", "FPR (%)", 100)):
         row = getattr(study.data, key)
         lines.append(f"| {label} | " + " | ".join(scaled(row.arm(a), scale, signed=False) for a in ARMS)

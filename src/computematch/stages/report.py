@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from computematch import paths
 from computematch.config import Params
-from computematch.measure.records import (BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord,
-                                          StudySummary, read_record, write_record)
+from computematch.measure.codec import to_json
+from computematch.measure.records import (BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, Headline,
+                                          JudgeRecord, read_record, write_record)
 from computematch.measure.study import StudyMetrics, averaged
 from computematch.names import ARMS, MODEL_ROLES, cell_name
 from computematch.tracking import stage_run
 
+HEADLINE = paths.METRICS / "headline.json"
 REPORT = paths.METRICS / "report.md"
 STUDY = paths.METRICS / "study.json"
 PLOTS = paths.METRICS / "plots"
@@ -46,7 +48,7 @@ def read_study(params: Params) -> StudyMetrics:
 
 
 def main(params: Params) -> None:
-    from computematch.measure.study import study_summary
+    from computematch.measure.study import headline, study_summary
     from computematch.render.markdown import ReportInputs, render_report
     from computematch.render.plots import make_plots
 
@@ -62,20 +64,23 @@ def main(params: Params) -> None:
                                         "evaluation": params.evaluation.temperature})
     with stage_run(params, "report") as tracker:
         write_record(STUDY, study)
+        summary = headline(study)
+        write_record(HEADLINE, summary)
         plots = make_plots(inputs.data, study, PLOTS)
         REPORT.write_text(render_report(inputs, [str(p) for p in plots]))
-        tracker.log_metrics(headline(study), summary=True)
+        tracker.log_metrics(headline_metrics(summary), summary=True)
         for artifact in (STUDY, REPORT, *plots):
             tracker.log_artifact(artifact, artifact_path="plots" if artifact in plots else None)
-        print(f"report: {REPORT}, {STUDY} and {len(plots)} plots")
+        print(f"report: {REPORT}, {HEADLINE}, {STUDY} and {len(plots)} plots")
 
 
-def headline(study: StudySummary) -> dict:
-    """The study's headline numbers under one key each: what the parent run shows in the MLflow UI."""
-    numbers = {f"gain.{setup}": row.gain.mean for setup, row in study.setups.items() if row.gain}
-    for key in ("coverage", "diversity", "fpr"):
-        for name in (*ARMS, "wc_minus_se"):
-            interval = getattr(getattr(study.data, key), name)
-            if interval:
-                numbers[f"{key}.{name}"] = interval.mean
-    return numbers
+def headline_metrics(summary: Headline) -> dict[str, float]:
+    """The headline under one MLflow key per number ('data.coverage.wc', 'gain.SE-LM.mean'): what the parent run of a
+    `dvc repro` shows in the MLflow UI, the same keys for every run."""
+    def flatten(prefix: str, value) -> dict:
+        if isinstance(value, dict):
+            return {k: v for key, item in value.items() for k, v in flatten(f"{prefix}.{key}", item).items()}
+        return {prefix: value} if isinstance(value, (int, float)) and not isinstance(value, bool) else {}
+
+    return {key: value for name in ("data", "pass_at_1", "gain")
+            for key, value in flatten(name, to_json(getattr(summary, name))).items()}
