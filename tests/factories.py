@@ -11,7 +11,9 @@ def level(coverage, diversity, fpr, flops=None, problems=10) -> DataQuality:
 
 
 def data_record(coverage, diversity, fpr, flops, by_budget, by_difficulty, guessing=None, **fields) -> DataRecord:
-    defaults = dict(coverage_at_1=by_budget["1"].coverage, samples_per_problem=len(by_budget), verified_diversity=diversity * 0.8, extraction_failure_rate=0.0,
+    defaults = dict(coverage_at_1=by_budget["1"].coverage, samples_per_problem=len(by_budget),
+                    mean_samples_per_problem=float(len(by_budget)),
+                    samples_by_difficulty={level: float(len(by_budget)) for level in by_difficulty}, verified_diversity=diversity * 0.8, extraction_failure_rate=0.0,
                     sample_accuracy=0.5, correct_samples=10, parameters=100, variants={},
                     guessing_baseline=guessing or GuessingBaseline(coverage=0.05, by_difficulty={}), kept=10,
                     duplicates_dropped=0, dedup=True, grading=Grading(mode=None, by_mode={}), step_checks=None,

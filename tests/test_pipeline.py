@@ -122,8 +122,12 @@ def test_repro_runs_every_stage_and_writes_the_data_metrics(workspace):
     root, _, log = workspace
     for stage in ["prepare", "bootstrap@0", "bootstrap@1", "sample@0-wc", "sample@1-se", "filter@0-wc", "filter@1-se",
                   "judge@1", "finetune@se", "control@student-wc-matched", "evaluate@student",
-                  "evaluate-control@student-wc-matched", "evaluate-base@0", "evaluate-base@1", "report"]:
+                  "evaluate-control@student-wc-matched", "evaluate-base@0", "evaluate-base@1", "adaptive@0",
+                  "filter-adaptive@1", "report"]:
         assert f"'{stage}'" in log
+    adaptive = _metrics(root, "sample", "wc-adaptive")  # the adaptive arm spends the uniform WC arm's FLOPs
+    assert abs(adaptive["flops_ratio"] - 1) <= 0.02 and adaptive["reused"] > 0
+    assert adaptive["flops"] == pytest.approx(_metrics(root, "data", "wc-adaptive")["flops"])
     for arm in ("wc", "se"):
         data = _metrics(root, "data", arm)
         assert {"coverage", "diversity", "fpr", "flops", "samples_per_problem", "by_budget", "by_difficulty"} <= set(data)
@@ -201,7 +205,7 @@ def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(work
     assert len(stages) == 1 + 2 * per_world + members + members + 1 and len(parents) == 1
     assert {r.data.tags["mlflow.parentRunId"] for r in stages} == {parents[0].info.run_id}
     # One key per quantity across runs, the study's headline on the parent, and tags to group by
-    assert "coverage.wc" in parents[0].data.metrics and "gain.SE-LM" in parents[0].data.metrics
+    assert "data.coverage.wc" in parents[0].data.metrics and "gain.SE-LM.mean" in parents[0].data.metrics
     assert parents[0].info.end_time - parents[0].info.start_time > 10_000  # it spans the stages, not 7 ms
     evaluated = [r for r in stages if r.data.tags["computematch.stage"].startswith("evaluate@")]
     assert {key for r in evaluated for key in r.data.metrics} == {"test_pass_at_1", "test_greedy", "test_maj_at_2"}
@@ -303,9 +307,10 @@ def test_a_ci_rerun_of_a_changed_budget_reruns_only_what_it_reaches_and_reports_
     report = (clone / "ci-report.md").read_text()
     ran = set(re.findall(r"`([\w@-]+)`", report.split("## Stages")[1].split("Restored from")[0]))
     assert ran == {"sample@0-wc", "sample@1-wc", "sample@0-se", "sample@1-se", "filter@0-wc", "filter@1-wc",
-                   "filter@0-se", "filter@1-se", "judge@0", "judge@1", "report",
+                   "filter@0-se", "filter@1-se", "judge@0", "judge@1", "report", "adaptive@0", "adaptive@1",
+                   "filter-adaptive@0", "filter-adaptive@1",  # the adaptive arm matches the uniform WC arm's FLOPs
                    *(f"{stage}@{role}" for stage in ("finetune", "evaluate") for role in ("student", "wc", "se"))}
-    assert "| params.yaml | budget.ratio | auto | 3 |" in report
+    assert re.search(r"\| params.yaml +\| budget.ratio +\| auto +\| 3 +\|", report)
     assert "metrics/headline.json" in report and "data.coverage.wc" in report  # WC's data changed
     assert "![accuracy](metrics/plots/accuracy.png)" in report
     # pushed back: a second clone of the same change restores every rerun stage from the remote's run-cache
@@ -380,7 +385,8 @@ def test_exp_run_with_a_new_ratio_reruns_only_the_wc_side(workspace):
     # so no control reruns, and the model stages restore their SE-data members from the member store. Not the
     # sample-matched control: its data (WC's first S_SE samples) is the same prefix whatever S_WC is.
     assert ran == {"sample@0-wc", "sample@1-wc", "sample@0-se", "sample@1-se", "filter@0-wc", "filter@1-wc",
-                   "filter@0-se", "filter@1-se", "judge@0", "judge@1", "report",
+                   "filter@0-se", "filter@1-se", "judge@0", "judge@1", "report", "adaptive@0", "adaptive@1",
+                   "filter-adaptive@0", "filter-adaptive@1",
                    *(f"finetune@{role}" for role in roles), *(f"evaluate@{role}" for role in roles)}
     for role in roles:
         for world in (0, 1):
@@ -398,10 +404,11 @@ def test_adding_a_world_recomputes_no_existing_worlds_base_models_or_samples(wor
     before = {path: path.read_bytes() for path in (root / "models").rglob("model.safetensors")}
     log = _run(["dvc", "exp", "run", "-S", "study.worlds=[0,1,2]"], root, env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
-    assert {"bootstrap@2", "sample@2-wc", "sample@2-se", "filter@2-wc", "evaluate-base@2", "report"} <= ran
+    assert {"bootstrap@2", "sample@2-wc", "sample@2-se", "filter@2-wc", "evaluate-base@2", "adaptive@2",
+            "filter-adaptive@2", "report"} <= ran
     per_world = {tuple(stage.split("@")) for stage in ran if "@" in stage}
     assert not {(family, item) for family, item in per_world if item[:1] in "01" and family in
-                ("bootstrap", "sample", "filter", "judge", "evaluate-base")}
+                ("bootstrap", "sample", "filter", "judge", "evaluate-base", "adaptive", "filter-adaptive")}
     assert all(path.read_bytes() == content for path, content in before.items())
     # The cells reran (they hold every world) but restored worlds 0 and 1 from the member store: only world 2 trained
     cards = {world: json.loads((root / f"models/ft/se-wc/world-{world}/seed-0/card.json").read_text())

@@ -136,3 +136,19 @@ def test_the_headline_holds_each_arms_data_each_models_pass_at_1_and_each_gain_w
     metrics = headline_metrics(summary)  # one MLflow key per number, the same in every run
     assert metrics["data.coverage.wc"] == pytest.approx(0.9) and metrics["gain.SE-LM.low"] < 0
     assert all(isinstance(v, float) for v in metrics.values()) and "verdict.SE-LM" not in metrics
+
+
+def test_the_adaptive_arm_is_reported_beside_the_uniform_arms_with_its_samples_by_level(tmp_path):
+    from computematch.measure.study import headline
+
+    adaptive = replace(DATA["wc"], coverage=0.95, flops=8.9e6, mean_samples_per_problem=3.0,
+                       samples_by_difficulty={"2": 2.0, "3": 4.0})
+    metrics = replace(METRICS, data={**METRICS.data, **{("wc-adaptive", w): adaptive for w in WORLDS}})
+    study = study_summary(metrics, STUDY_CONFIG)
+    assert study.adaptive.coverage.difference.mean == pytest.approx(0.05)
+    assert study.adaptive.samples_by_difficulty["3"]["wc-adaptive"].mean == 4.0
+    text = render_report(inputs(study), [])
+    assert "| coverage (%) | 95.00 [95.00, 95.00] | 90.00 [90.00, 90.00] | +5.00 [+5.00, +5.00] |" in text
+    assert "| 3 | 3.00 | 1.00 | 4.00 | 80.0 | 70.0 | 80.0 |" in text  # samples per problem, then coverage, by arm
+    assert [p.name for p in make_plots(DATA, study, tmp_path)][-2:] == ["samples_by_level.png", "accuracy.png"]
+    assert headline(study).data["coverage"]["wc-adaptive"] == pytest.approx(0.95)

@@ -112,7 +112,7 @@ def test_per_world_stages_never_read_the_world_list():
     """Adding a world must not rerun another world's base models or samples: the stages that make them are
     generated per world (foreach / matrix over study.worlds) and do not list study.worlds among their params."""
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    for stage in ("bootstrap", "sample", "filter", "judge", "evaluate-base"):
+    for stage in ("bootstrap", "sample", "filter", "judge", "evaluate-base", "adaptive", "filter-adaptive"):
         body = dvc[stage].get("do", dvc[stage])
         worlds = dvc[stage].get("foreach") or dvc[stage]["matrix"]["world"]
         assert worlds == "${study.worlds}", stage

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from computematch.names import ARMS, DATA_SOURCES, MODEL_ROLES
+from computematch.names import ADAPTIVE, ARMS, DATA_SOURCES, MODEL_ROLES
 from computematch.errors import UserError
 
 # Before torch is first imported: idle OpenMP threads sleep instead of spinning (on a busy 2-core machine
@@ -31,6 +31,7 @@ PARAMS_OPTION = click.option("--params", "params_path", default="params.yaml", s
 # Names are checked here, once: a stage is never called with an unknown role, arm or model.
 ROLE = click.argument("role", type=click.Choice(MODEL_ROLES))
 ARM = click.argument("arm", type=click.Choice(ARMS))
+SAMPLED = click.argument("arm", type=click.Choice((*ARMS, ADAPTIVE)))  # what filter reads: an arm, or the adaptive arm
 DATA = click.argument("data", type=click.Choice(DATA_SOURCES))
 WORLD = click.argument("world", type=click.IntRange(min=0))
 # A cell's stage trains every world and seed of the study; these narrow it (`finetune se wc --world 3`).
@@ -87,8 +88,18 @@ def sample(arm: str, world: int, params_path: str) -> None:
     stage.main(_params(params_path), arm, world)
 
 
+@cli.command()
+@WORLD
+@PARAMS_OPTION
+def adaptive(world: int, params_path: str) -> None:
+    """Sample the difficulty-aware WC arm of WORLD (until k right per problem) at the uniform WC arm's FLOPs."""
+    from computematch.stages import adaptive as stage
+
+    stage.main(_params(params_path), world)
+
+
 @cli.command(name="filter")
-@ARM
+@SAMPLED
 @WORLD
 @PARAMS_OPTION
 def filter_(arm: str, world: int, params_path: str) -> None:

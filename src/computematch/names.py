@@ -23,18 +23,24 @@ PARADIGMS = {(role, arm): paradigm for _, role, *paradigms in SETUPS for arm, pa
 # count: the paper's equal-count ablation), `-low` the paper's low budget (SE's first sample and the WC level
 # that costs the same).
 VARIANTS = ("verified", "matched", "low")
-DATA_SOURCES = ARMS + tuple(f"{arm}-{variant}" for arm in ARMS for variant in VARIANTS)
+# Beyond the paper: WC samples allocated by difficulty (sample each problem until k correct, DART-Math) at the
+# uniform WC arm's measured FLOPs, drawn from the same per-sample streams (stage adaptive, adaptive.py).
+ADAPTIVE = "wc-adaptive"
+DATA_SOURCES = ARMS + tuple(f"{arm}-{variant}" for arm in ARMS for variant in VARIANTS) + (ADAPTIVE,)
 # The controls, each a pair (data source trained on as "WC", as "SE") compared like the main setups, and the
 # sign of the gain the paper reports (+1: WC data better, -1: SE data better, 0: no claim).
 CONTROLS = {
     "sample-matched": ("wc-matched", "se", -1),  # equal sample counts: SE data won in the paper
     "verified-only": ("wc-verified", "se-verified", 0),  # no false positives: the paper could not run this
     "low-budget": ("wc-low", "se-low", +1),  # the paper's low budget (S_SE 1)
+    "adaptive": (ADAPTIVE, "wc", 0),  # adaptive vs uniform WC data at the same FLOPs: beyond the paper, no claim
 }
+# What a verdict without a claim calls each side, where the pair is not WC vs SE data.
+CONTROL_SIDES = {"adaptive": ("adaptive WC data better", "uniform WC data better")}
 
 
 def arm_of(data_source: str) -> str:
-    """The sampling arm a data source comes from: 'wc-verified' -> 'wc'."""
+    """The model a data source was sampled from: 'wc-verified' -> 'wc', 'wc-adaptive' -> 'wc'."""
     return data_source.split("-")[0]
 
 

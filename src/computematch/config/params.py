@@ -22,7 +22,7 @@ import yaml
 from computematch.backends import BACKENDS
 from computematch.config.checks import _build, _fail
 from computematch.config.inputs import BudgetConfig, ModelSpec, PretrainConfig, TaskConfig
-from computematch.config.stages import EvaluationConfig, FilterConfig, JudgeConfig, SamplingConfig
+from computematch.config.stages import AdaptiveConfig, EvaluationConfig, FilterConfig, JudgeConfig, SamplingConfig
 from computematch.config.study import RayConfig, RuntimeConfig, StudyConfig, TrackingConfig
 from computematch.errors import ConfigError
 from computematch.names import ARMS, MODEL_ROLES, world_seed
@@ -36,6 +36,7 @@ class Params:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
+    adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     finetune: dict = field(default_factory=dict)  # TRL SFTConfig fields, checked against SFTConfig when used
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
@@ -70,6 +71,7 @@ SECTIONS = {
     "budget": BudgetConfig,
     "sampling": SamplingConfig,
     "filter": FilterConfig,
+    "adaptive": AdaptiveConfig,
     "runtime": RuntimeConfig,
     "evaluation": EvaluationConfig,
     "judge": JudgeConfig,

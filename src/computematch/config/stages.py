@@ -115,3 +115,17 @@ class JudgeConfig:
         _string("judge.prompt_file", self.prompt_file)
         _positive_int("judge.max_new_tokens", self.max_new_tokens)
         _positive_int("judge.batch_size", self.batch_size)
+
+
+@dataclass(frozen=True)
+class AdaptiveConfig:
+    """The difficulty-aware WC arm: each problem sampled until `k` right final answers or `cap` samples, at the
+    uniform WC arm's measured FLOPs (adaptive.py). Its data metrics always; its finetuning cells when study.controls
+    lists wc-adaptive."""
+
+    k: int = 4  # right final answers after which a problem takes no more samples (DART-Math's "until k correct")
+    cap: int = 32  # most samples one problem may take; at least the uniform arm's S_WC
+
+    def __post_init__(self):
+        _positive_int("adaptive.k", self.k)
+        _positive_int("adaptive.cap", self.cap)

@@ -54,9 +54,11 @@ def over_worlds(by_world: dict[int, float | None]) -> Interval | None:
     return world_interval(list(known.values()), {str(w): v for w, v in known.items()})
 
 
-def interval_verdict(interval: Interval, expected_sign: int) -> str:
+def interval_verdict(interval: Interval, expected_sign: int, better: str = "WC data better",
+                     worse: str = "SE data better") -> str:
     """'agrees' / 'disagrees' with the paper only when the interval excludes 0 in its direction / the other; 'tie'
-    otherwise (and with one world: no interval, no verdict). Without a claim (sign 0): which data won, or 'tie'."""
+    otherwise (and with one world: no interval, no verdict). Without a claim (sign 0): which data won (`better`
+    when the difference is positive, `worse` when negative), or 'tie'."""
     low, high = interval.low, interval.high
     if low is None:
         return "tie (one world: no interval)"
@@ -64,5 +66,5 @@ def interval_verdict(interval: Interval, expected_sign: int) -> str:
         return "tie"
     sign = 1 if low > 0 else -1
     if expected_sign == 0:
-        return "WC data better" if sign > 0 else "SE data better"
+        return better if sign > 0 else worse
     return "agrees" if sign == expected_sign else "disagrees"

@@ -139,8 +139,11 @@ def data_record(problems: list, by_problem: dict[str, list[dict]], graded: dict[
     """Every data metric of one arm: at the full budget, by budget level (with the measured FLOPs of the first k
     samples: 2·P per generated token) and by difficulty; its control variants (`variants`: name -> (samples per
     problem read, examples kept)); the guessing baseline and every grading mode."""
-    budget = len(by_problem[problems[0].id])
+    budget = max(len(by_problem[p.id]) for p in problems)  # S; the adaptive arm: the most any problem took
     rows = [graded[p.id] for p in problems]
+    counts: dict[int, list[int]] = defaultdict(list)
+    for problem in problems:
+        counts[problem.difficulty].append(len(by_problem[problem.id]))
     by_budget = {}
     for k in range(1, budget + 1):
         tokens = sum(r["completion_tokens"] for p in problems for r in by_problem[p.id][:k])
@@ -156,7 +159,9 @@ def data_record(problems: list, by_problem: dict[str, list[dict]], graded: dict[
                                             diversity=level.verified_diversity if verified else level.diversity)
     full = by_budget[str(budget)]
     return DataRecord(
-        coverage=full.coverage, coverage_at_1=by_budget["1"].coverage, diversity=full.diversity, fpr=full.fpr, flops=full.flops, samples_per_problem=budget,
+        coverage=full.coverage, coverage_at_1=by_budget["1"].coverage, diversity=full.diversity, fpr=full.fpr,
+        flops=full.flops, samples_per_problem=budget, mean_samples_per_problem=mean(len(r) for r in rows),
+        samples_by_difficulty={str(level): mean(n) for level, n in sorted(counts.items())},
         verified_diversity=full.verified_diversity, extraction_failure_rate=full.extraction_failure_rate,
         sample_accuracy=full.sample_accuracy, correct_samples=sum(g.correct for row in rows for g in row),
         parameters=parameters, by_budget=by_budget, by_difficulty=by_difficulty, variants=summaries,

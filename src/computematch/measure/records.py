@@ -95,14 +95,16 @@ class DataRecord:
     """metrics/data/ARM/world-W.json: one arm's data at the full budget, by budget level and by difficulty."""
 
     KIND: ClassVar[str] = "data"
-    VERSION: ClassVar[int] = 2  # 2: coverage_at_1
+    VERSION: ClassVar[int] = 3  # 2: coverage_at_1; 3: samples per problem (the adaptive arm's vary)
 
     coverage: float
     coverage_at_1: float  # share of problems whose first sample is right: what one sample per problem covers
     diversity: float
     fpr: float | None
     flops: float
-    samples_per_problem: int
+    samples_per_problem: int  # S (the adaptive arm: the most one problem took)
+    mean_samples_per_problem: float
+    samples_by_difficulty: dict[str, float]  # mean samples per problem of each level
     verified_diversity: float
     extraction_failure_rate: float
     sample_accuracy: float
@@ -158,6 +160,33 @@ class SampleRecord:
     mean_completion_tokens: float
     flops: dict[str, float]
     flops_with_prompt: dict[str, float]
+    batch_invariant: bool | None = None
+    environment: dict | None = omit()
+
+
+@record
+class AdaptiveRecord:
+    """metrics/sample/wc-adaptive/world-W.json: the difficulty-aware WC arm's allocation and its FLOPs ledger."""
+
+    KIND: ClassVar[str] = "adaptive"
+    VERSION: ClassVar[int] = 1
+
+    k: int
+    cap: int
+    uniform_samples_per_problem: int  # S_WC of the uniform arm whose FLOPs it matches
+    target_flops: float  # the uniform WC arm's measured generated-token FLOPs
+    flops: float  # what the adaptive arm's samples cost (2·P per generated token)
+    flops_ratio: float
+    rounds: int
+    problems: int
+    samples: int
+    reused: int  # the uniform arm's own samples (indices below S_WC)
+    stored: int  # read from the shared resume store
+    drawn: int  # drawn by this run
+    stopped: dict[str, int]  # problems by why they stopped: 'k right', 'cap', 'budget'
+    max_samples_per_problem: int
+    samples_by_difficulty: dict[str, float]
+    seconds: float
     batch_invariant: bool | None = None
     environment: dict | None = omit()
 
@@ -308,6 +337,29 @@ class DataSummary:
 
 
 @record
+class Paired:
+    """One quantity of two data sources over worlds, and first − second paired by world."""
+
+    first: Interval | None
+    second: Interval | None
+    difference: Interval | None
+
+
+@record
+class AdaptiveSummary:
+    """The difficulty-aware WC arm beside the uniform WC arm, over worlds (first: adaptive, second: uniform), and
+    by difficulty level the samples each of the three arms spends and the coverage it reaches."""
+
+    coverage: Paired
+    diversity: Paired
+    fpr: Paired
+    flops: Paired
+    mean_samples_per_problem: Paired
+    samples_by_difficulty: dict[str, dict[str, Interval | None]]  # level -> arm (wc, se, wc-adaptive) -> interval
+    coverage_by_difficulty: dict[str, dict[str, Interval | None]]
+
+
+@record
 class ModelAccuracy:
     pass_at_1: Interval | None = key("pass@1")
     greedy: Interval | None
@@ -360,7 +412,7 @@ class StudySummary:
     """metrics/study.json: every number the study reports, over worlds."""
 
     KIND: ClassVar[str] = "study"
-    VERSION: ClassVar[int] = 3  # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1
+    VERSION: ClassVar[int] = 4  # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1; 4: adaptive
 
     version: int = VERSION
     metric: str
@@ -374,6 +426,7 @@ class StudySummary:
     setups: dict[str, Comparison]
     controls: dict[str, dict[str, Comparison]]
     controls_not_run: list[str]
+    adaptive: AdaptiveSummary | None = omit()
 
 
 @record

@@ -20,9 +20,9 @@ from typing import Callable, TypeVar
 from computematch.measure.codec import from_json, to_json
 from computematch.measure.intervals import interval_verdict, over_worlds
 from computematch.measure.records import (ArmsInterval, BaseModelRecord, BaseSummary, Calibration, Comparison,
-                                          DataRecord, DataSummary, EvalRecord, FinetuneRecord, Gain, Headline, Interval,
-                                          JudgeRecord, ModelAccuracy, StudySummary, WorldCalibration)
-from computematch.names import ARMS, CONTROLS, SETUPS, cell_name
+                                          AdaptiveSummary, DataRecord, DataSummary, EvalRecord, FinetuneRecord, Gain, Headline, Interval,
+                                          JudgeRecord, ModelAccuracy, Paired, StudySummary, WorldCalibration)
+from computematch.names import ADAPTIVE, ARMS, CONTROL_SIDES, CONTROLS, SETUPS, cell_name
 
 METRIC = "pass@1"
 # The calibration targets the base models were set to (README, Calibration): WC's greedy accuracy 0.80-0.95 of
@@ -70,7 +70,7 @@ def averaged(records: dict[tuple, R]) -> dict[str, R]:
 
 
 def compare(metrics: StudyMetrics, role: str, wc_data: str, se_data: str, worlds, seeds,
-            expected_sign: int) -> Comparison:
+            expected_sign: int, sides: tuple[str, str] | None = None) -> Comparison:
     """Model `role` finetuned on `wc_data` vs on `se_data`, each averaged over a world's seeds, paired by world."""
     def cell_mean(data: str, world: int) -> float | None:
         values = [metrics.evals[(cell_name(role, data), world, seed)].pass_at_1 for seed in seeds
@@ -89,7 +89,7 @@ def compare(metrics: StudyMetrics, role: str, wc_data: str, se_data: str, worlds
     gain = over_worlds({world: wc - se for world, (wc, se) in rows.items()})
     se = over_worlds({world: se for world, (_, se) in rows.items()})
     verdict = (f"no verdict: not trained on {' and '.join(untrained)} data (no right answers)" if untrained
-               else interval_verdict(gain, expected_sign))
+               else interval_verdict(gain, expected_sign, *(sides or ())))
     return Comparison(**header, wc=over_worlds({world: wc for world, (wc, _) in rows.items()}), se=se, gain=gain,
                       relative_gain=gain.mean / se.mean if se.mean else None, verdict=verdict)
 
@@ -166,13 +166,44 @@ def study_summary(metrics: StudyMetrics, study, roles=("student", "wc", "se"),
     setups = {setup: compare(metrics, role, "wc", "se", worlds, seeds, +1) for setup, role, *_ in SETUPS}
     controls = {}
     for control, (wc_data, se_data, sign) in CONTROLS.items():
-        if wc_data in study.controls and (se_data == "se" or se_data in study.controls):
-            controls[control] = {role: compare(metrics, role, wc_data, se_data, worlds, seeds, sign)
+        if wc_data in study.controls and (se_data in ARMS or se_data in study.controls):
+            controls[control] = {role: compare(metrics, role, wc_data, se_data, worlds, seeds, sign,
+                                               CONTROL_SIDES.get(control))
                                  for role in study.control_models}
     return StudySummary(metric=METRIC, unit="world", worlds=list(worlds), seeds_per_world=list(seeds), confidence=0.95,
                         data=data_summary(metrics, worlds, param_count), base=base_summary(metrics, worlds, roles),
                         calibration=calibration(metrics, worlds, roles), setups=setups, controls=controls,
-                        controls_not_run=[c for c in CONTROLS if c not in controls])
+                        controls_not_run=[c for c in CONTROLS if c not in controls],
+                        adaptive=adaptive_summary(metrics, worlds))
+
+
+def paired(metrics: StudyMetrics, worlds, first: str, second: str,
+           value: Callable[[DataRecord], float | None]) -> Paired:
+    """One data quantity of two data sources over worlds, and first − second paired by world."""
+    by = {name: {w: value(metrics.data[(name, w)]) if (name, w) in metrics.data else None for w in worlds}
+          for name in (first, second)}
+    difference = {w: by[first][w] - by[second][w] for w in worlds if None not in (by[first][w], by[second][w])}
+    return Paired(first=over_worlds(by[first]), second=over_worlds(by[second]), difference=over_worlds(difference))
+
+
+def adaptive_summary(metrics: StudyMetrics, worlds) -> AdaptiveSummary | None:
+    """The adaptive WC arm against the uniform one (None when no world has it): overall, and by level the samples
+    spent and the coverage reached by each of the three arms."""
+    if not any((ADAPTIVE, w) in metrics.data for w in worlds):
+        return None
+    arms = (*ARMS, ADAPTIVE)
+    levels = next(metrics.data[(ADAPTIVE, w)] for w in worlds if (ADAPTIVE, w) in metrics.data).by_difficulty
+
+    def by_level(value: Callable[[DataRecord, str], float | None]) -> dict[str, dict[str, Interval | None]]:
+        return {level: {arm: over_worlds({w: value(metrics.data[(arm, w)], level) for w in worlds
+                                          if (arm, w) in metrics.data}) for arm in arms} for level in levels}
+
+    return AdaptiveSummary(
+        **{key: paired(metrics, worlds, ADAPTIVE, "wc", lambda record, key=key: getattr(record, key))
+           for key in ("coverage", "diversity", "fpr", "flops", "mean_samples_per_problem")},
+        samples_by_difficulty=by_level(lambda record, level: record.samples_by_difficulty.get(level)),
+        coverage_by_difficulty=by_level(lambda record, level: record.by_difficulty[level].coverage
+                                        if level in record.by_difficulty else None))
 
 
 HEADLINE_DATA = ("coverage", "coverage_at_1", "diversity", "fpr", "flops")
@@ -191,7 +222,9 @@ def headline(study: StudySummary) -> Headline:
                           cell_name(row.model, row.se_data): mean_of(row.se)})
     gains = {name: None if row.gain is None else Gain(mean=row.gain.mean, low=row.gain.low, high=row.gain.high)
              for name, row in comparisons.items()}
-    return Headline(worlds=len(study.worlds),
-                    data={key: {arm: mean_of(getattr(study.data, key).arm(arm)) for arm in ARMS}
-                          for key in HEADLINE_DATA},
+    data = {key: {arm: mean_of(getattr(study.data, key).arm(arm)) for arm in ARMS} for key in HEADLINE_DATA}
+    if study.adaptive is not None:  # the difficulty-aware WC arm beside the two uniform ones
+        for key in ("coverage", "diversity", "fpr", "flops"):
+            data[key][ADAPTIVE] = mean_of(getattr(study.adaptive, key).first)
+    return Headline(worlds=len(study.worlds), data=data,
                     pass_at_1=pass_at_1, gain=gains, verdict={name: row.verdict for name, row in comparisons.items()})

@@ -136,3 +136,32 @@ def guess_reference(data: DataRecord) -> str:
     levels = reference.by_difficulty.values()
     return (f"; on the {reference.problems:,} {reference.split} problems it is right "
             f"{pct(reference.coverage)}% of the time ({pct(min(levels))}–{pct(max(levels))}% by level)")
+
+
+def adaptive_table(study: StudySummary) -> list[str]:
+    """The difficulty-aware WC arm beside the uniform arms: overall with intervals over worlds, and by level the
+    samples each arm spent per problem and the coverage it reached (means over worlds)."""
+    adaptive = study.adaptive
+    if adaptive is None:
+        return []
+    lines = ["### Beyond the paper: WC samples allocated by difficulty", "",
+             "Each problem sampled until it has `adaptive.k` right final answers or `adaptive.cap` samples (DART-Math), "
+             "from the uniform WC arm's own per-sample streams, until the arm has spent the uniform WC arm's measured "
+             "FLOPs.", "",
+             f"| quantity (95% CI over {len(study.worlds)} worlds) | adaptive WC | uniform WC | adaptive − uniform |",
+             "|---|---|---|---|"]
+    for key, label, scale, digits in (("coverage", "coverage (%)", 100, 2), ("diversity", "diversity", 1, 2),
+                                      ("fpr", "FPR (%)", 100, 2), ("mean_samples_per_problem", "samples per problem", 1, 2),
+                                      ("flops", "sampling FLOPs (G)", 1e-9, 3)):
+        row = getattr(adaptive, key)
+        lines.append(f"| {label} | {scaled(row.first, scale, digits, False)} | {scaled(row.second, scale, digits, False)} "
+                     f"| {scaled(row.difference, scale, digits)} |")
+    arms = ("wc", "se", "wc-adaptive")
+    names = {"wc": "WC", "se": "SE", "wc-adaptive": "adaptive WC"}
+    lines += ["", "| difficulty | " + " | ".join(f"samples / problem {names[a]}" for a in arms) + " | "
+              + " | ".join(f"coverage {names[a]}" for a in arms) + " |", "|---|" + "---|" * (2 * len(arms))]
+    for level, samples in adaptive.samples_by_difficulty.items():
+        coverage = adaptive.coverage_by_difficulty[level]
+        lines.append(f"| {level} | " + " | ".join("n/a" if samples[a] is None else f"{samples[a].mean:.2f}" for a in arms)
+                     + " | " + " | ".join(pct(None if coverage[a] is None else coverage[a].mean) for a in arms) + " |")
+    return [*lines, ""]

@@ -15,7 +15,7 @@ from pathlib import Path
 from computematch.measure.records import BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord, StudySummary
 from computematch.measure.study import METRIC
 from computematch.names import ARMS, CONTROLS, MODEL_ROLES, SETUPS, cell_name
-from computematch.render.data_tables import (data_findings, data_interval_table, data_table, difficulty_table,
+from computematch.render.data_tables import (adaptive_table, data_findings, data_interval_table, data_table, difficulty_table,
                                              guess_reference, hygiene_lines, judge_table)
 from computematch.render.formatting import mean_pct, pct, points, scaled
 
@@ -68,6 +68,8 @@ CONTROL_TEXT = {
     "sample-matched": ("WC at SE's sample count (S_SE each) vs SE", "SE data better (equal counts: Sec. 5)"),
     "verified-only": ("both arms' data without false positives (exact step checker)", "not run (no exact checker)"),
     "low-budget": ("the paper's low budget: SE's first sample vs the WC samples that cost the same", "WC data better"),
+    "adaptive": ("adaptive WC data (until k right per problem) vs uniform WC data, at the same FLOPs",
+                 "not in the paper (DART-Math: adaptive better)"),
 }
 
 
@@ -82,7 +84,7 @@ def controls_table(study: StudySummary) -> list[str]:
                          f"| {points(row.gain)} | {paper} | {row.verdict} |")
     for control in study.controls_not_run:
         wc_data, se_data, _ = CONTROLS[control]
-        needed = ",".join(dict.fromkeys([wc_data] + ([se_data] if se_data != "se" else [])))
+        needed = ",".join(dict.fromkeys([wc_data] + ([se_data] if se_data not in ARMS else [])))
         lines.append(f"| {control}: {CONTROL_TEXT[control][0]} | | | | not run by default | "
                      f"{CONTROL_TEXT[control][1]} | `dvc exp run -S 'study.controls=[...,{needed}]'` |")
     return lines
@@ -244,6 +246,7 @@ def render_report(inputs: ReportInputs, plots: list[str]) -> str:
         "",
         *hygiene_lines(data),
         "",
+        *adaptive_table(study),
         *judge_table(inputs.judges),
         "## Base models and their calibration, world by world",
         "",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from computematch.measure.records import DataRecord, StudySummary
 from computematch.measure.study import METRIC
-from computematch.names import ARMS, SETUPS
+from computematch.names import ADAPTIVE, ARMS, SETUPS
 
 MARKERS = dict(zip(ARMS, ("o", "s")))
 
@@ -52,6 +52,16 @@ def make_plots(data: dict[str, DataRecord], study: StudySummary, directory: Path
             axes.plot(levels, [100 * guess.get(level, 0) for level in levels], linestyle="--", color="grey",
                       label="guessing baseline (coverage)")
         written.append(_save_plot(plt, figure, axes, "difficulty (steps)", label, directory / f"{key}_by_level.png"))
+
+    if study.adaptive is not None:
+        figure, axes = plt.subplots(figsize=(5, 3.5))
+        levels = list(study.adaptive.samples_by_difficulty)
+        for arm, marker, label in (("wc", "o", "WC (uniform)"), ("se", "s", "SE (uniform)"),
+                                   (ADAPTIVE, "^", "WC (adaptive)")):
+            means = [study.adaptive.samples_by_difficulty[level][arm] for level in levels]
+            axes.plot(levels, [m.mean if m else 0 for m in means], marker=marker, label=label)
+        written.append(_save_plot(plt, figure, axes, "difficulty (steps)", "samples per problem",
+                                  directory / "samples_by_level.png"))
 
     figure, axes = plt.subplots(figsize=(6, 3.5))
     width = 0.27

@@ -85,13 +85,10 @@ def _record(request: Request, completion: Completion) -> dict:
     }
 
 
-def draw(backend: Backend, decoding: Decoding, prompts: dict[str, str], samples_per_problem: int, store: SampleStore,
-         batch_size: int, progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
-    """All S samples of every problem in `prompts` (id -> prompt), in (problem, sample index) order.
-
-    Returns (records, number newly drawn). Samples already in the store are reused, not redrawn.
-    """
-    wanted = [Request(pid, index, prompt) for pid, prompt in prompts.items() for index in range(samples_per_problem)]
+def draw_requests(backend: Backend, decoding: Decoding, wanted: Sequence[Request], store: SampleStore, batch_size: int,
+                  progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
+    """The samples `wanted` (any problems and sample indices), in that order: those already in the store reused,
+    the rest drawn in batches and appended to the store batch by batch. Returns (records, number newly drawn)."""
     pending = [request for request in wanted if store.get(request) is None]
     # Similar prompt lengths together waste less padding; the order cannot change any sample.
     pending.sort(key=lambda request: (len(request.prompt), request.problem_id, request.sample_index))
@@ -106,6 +103,23 @@ def draw(backend: Backend, decoding: Decoding, prompts: dict[str, str], samples_
         if progress is not None:
             progress(len(batch))
     return [store.get(request) for request in wanted], len(pending)
+
+
+def draw(backend: Backend, decoding: Decoding, prompts: dict[str, str], samples_per_problem: int, store: SampleStore,
+         batch_size: int, progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
+    """All S samples of every problem in `prompts` (id -> prompt), in (problem, sample index) order.
+
+    Returns (records, number newly drawn). Samples already in the store are reused, not redrawn.
+    """
+    wanted = [Request(pid, index, prompt) for pid, prompt in prompts.items() for index in range(samples_per_problem)]
+    return draw_requests(backend, decoding, wanted, store, batch_size, progress)
+
+
+def sample_records(records: list[dict], difficulty: dict[str, int]) -> list[dict]:
+    """The samples file's records (problem, sample index, difficulty, completion, token counts) from the store's."""
+    return [{"problem_id": r["problem_id"], "sample_index": r["sample_index"], "difficulty": difficulty[r["problem_id"]],
+             "completion": r["text"], "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"],
+             "finished": r["finished"]} for r in records]
 
 
 def batch_invariant(backend: Backend, decoding: Decoding, requests: list[Request], probes: int = 4) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from computematch import paths
 from computematch.budget import card_parameters, matched_level
-from computematch.names import world_name
+from computematch.names import ADAPTIVE, arm_of, world_name
 from computematch.config import Params
 from computematch.errors import BadInputError
 from computematch.io import read_jsonl, write_jsonl
@@ -44,9 +44,10 @@ def check_record(record, where: str) -> None:
         raise BadInputError(f"{where}: sample_index and completion_tokens must be non-negative")
 
 
-def group_samples(problems: list[Problem], samples: list, samples_per_problem: int,
+def group_samples(problems: list[Problem], samples: list, samples_per_problem: int | None,
                   source: str = "samples") -> dict[str, list[dict]]:
-    """Samples per problem id in sample-index order: exactly indices 0..S-1 for every problem, each once."""
+    """Samples per problem id in sample-index order: exactly indices 0..S-1 for every problem, each once. With
+    `samples_per_problem` None (the adaptive arm) each problem has its own count n, and indices 0..n-1."""
     if not samples:
         raise BadInputError(f"{source}: no samples (rerun `dvc repro sample`)")
     known = {p.id for p in problems}
@@ -58,17 +59,18 @@ def group_samples(problems: list[Problem], samples: list, samples_per_problem: i
         if problem_id not in known:
             raise BadInputError(f"{where}: sample for unknown problem {problem_id!r}: samples and splits disagree "
                                 "(rerun sample)")
-        if index >= samples_per_problem:
+        if samples_per_problem is not None and index >= samples_per_problem:
             raise BadInputError(f"{where}: sample index {index} of {problem_id} is beyond the budget "
                                 f"(S = {samples_per_problem})")
         if index in by_problem[problem_id]:
             raise BadInputError(f"{where}: duplicate sample {index} of {problem_id} (was the file written twice?)")
         by_problem[problem_id][index] = record
-    incomplete = [p.id for p in problems if len(by_problem[p.id]) != samples_per_problem]
+    counts = {p.id: len(by_problem[p.id]) if samples_per_problem is None else samples_per_problem for p in problems}
+    incomplete = [p.id for p in problems if set(by_problem[p.id]) != set(range(counts[p.id]))]
     if incomplete:
-        raise BadInputError(f"{source}: {len(incomplete)} problems lack some of their {samples_per_problem} samples "
-                            f"(first: {incomplete[0]}); the samples file is incomplete (rerun sample)")
-    return {p.id: [by_problem[p.id][i] for i in range(samples_per_problem)] for p in problems}
+        raise BadInputError(f"{source}: {len(incomplete)} problems lack some of their samples 0..n-1 (first: "
+                            f"{incomplete[0]}); the samples file is incomplete (rerun the stage that wrote it)")
+    return {p.id: [by_problem[p.id][i] for i in range(counts[p.id])] for p in problems}
 
 
 def grade_all(task: Task, problems: list[Problem], by_problem: dict[str, list[dict]]):
@@ -109,16 +111,19 @@ def variant_levels(arm: str, samples_per_problem: int, se_samples: int) -> dict[
             "low": min(low, samples_per_problem)}
 
 
-def filter_samples(task: Task, problems: list[Problem], samples: list, samples_per_problem: int, parameters: int,
+def filter_samples(task: Task, problems: list[Problem], samples: list, samples_per_problem: int | None, parameters: int,
                    dedup: bool, source: str = "samples", arm: str = "wc", se_samples: int | None = None,
                    guess_from: list[Problem] | None = None) -> tuple[dict[str, list[dict]], DataRecord]:
-    """The pure core: ({'': SFT records, 'verified': ..., 'matched': ..., 'low': ...}, the arm's data record).
+    """The pure core: ({'': SFT records, 'verified': ..., 'matched': ..., 'low': ...}, the arm's data record); the
+    adaptive arm (samples_per_problem None: each problem its own count) has no control variants.
     `guess_from`: the problems the guesser learns each level's most common answer from (default: `problems`)."""
     by_problem = group_samples(problems, samples, samples_per_problem, source)
     graded, grades = grade_all(task, problems, by_problem)
     kept, duplicates = sft_records(task, problems, by_problem, graded, dedup)
     datasets, variants = {"": kept}, {}
-    for variant, k in variant_levels(arm, samples_per_problem, se_samples or samples_per_problem).items():
+    levels = {} if samples_per_problem is None else variant_levels(arm, samples_per_problem,
+                                                                     se_samples or samples_per_problem)
+    for variant, k in levels.items():
         datasets[variant], _ = sft_records(task, problems, by_problem, graded, dedup, k, variant == "verified")
         variants[variant] = (k, len(datasets[variant]))
     record = data_record(problems, by_problem, graded, grades, parameters, variants, len(kept), duplicates, dedup,
@@ -136,12 +141,24 @@ def sft_record(data: DataRecord, variant: str) -> SftRecord:
                      coverage=data.coverage, diversity=data.diversity, fpr=data.fpr)
 
 
+def log_data_metrics(tracker, record: DataRecord) -> None:
+    """The arm's data metrics under one MLflow key each, and each budget level's as a curve over k."""
+    top = {k: getattr(record, k) for k in ("coverage", "diversity", "verified_diversity", "fpr", "flops",
+                                           "samples_per_problem", "mean_samples_per_problem",
+                                           "extraction_failure_rate", "kept", "duplicates_dropped")}
+    tracker.log_metrics({k: v for k, v in top.items() if v is not None})
+    for k, level in record.by_budget.items():
+        tracker.log_metrics({f"{key}_at_k": value for key, value in to_json(level).items() if value is not None},
+                            step=int(k))
+
+
 def main(params: Params, arm: str, world: int) -> None:
     task, problems = load_task(params.task), read_split("train")
     samples, corpus = read_jsonl(paths.samples_file(arm, world)), read_split("corpus")
-    planned = read_record(paths.metrics_file("sample", arm, world), SampleRecord).samples_per_problem
+    planned = (None if arm == ADAPTIVE  # each problem its own count
+               else read_record(paths.metrics_file("sample", arm, world), SampleRecord).samples_per_problem)
     decontamination = read_record(paths.PREPARE_METRICS, PrepareRecord).decontamination
-    parameters = card_parameters(load_card(paths.base_model_dir(arm, world)), params.budget.param_count)
+    parameters = card_parameters(load_card(paths.base_model_dir(arm_of(arm), world)), params.budget.param_count)
     name = f"filter@{arm}/{world_name(world)}"
     with stage_run(params, name, tags={"world": world, "arm": arm, "data": arm}) as tracker:
         datasets, record = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
@@ -155,13 +172,7 @@ def main(params: Params, arm: str, world: int) -> None:
             write_jsonl(paths.sft_file(source, world), records)
             write_record(paths.metrics_file("sft", source, world), sft_record(record, variant))
         write_record(paths.metrics_file("data", arm, world), record)
-        top = {k: getattr(record, k) for k in ("coverage", "diversity", "verified_diversity", "fpr", "flops",
-                                               "samples_per_problem", "extraction_failure_rate", "kept",
-                                               "duplicates_dropped")}
-        tracker.log_metrics({k: v for k, v in top.items() if v is not None})
-        for k, level in record.by_budget.items():
-            tracker.log_metrics({f"{key}_at_k": value for key, value in to_json(level).items() if value is not None},
-                                step=int(k))
+        log_data_metrics(tracker, record)
         tracker.log_artifact(paths.metrics_file("data", arm, world))
         fpr = "n/a" if record.fpr is None else f"{record.fpr:.3f}"
         print(f"{name}: kept {len(datasets[''])} of {len(samples)} ({record.duplicates_dropped} duplicates "

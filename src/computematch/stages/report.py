@@ -11,7 +11,7 @@ from computematch.measure.codec import to_json
 from computematch.measure.records import (BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, Headline,
                                           JudgeRecord, read_record, write_record)
 from computematch.measure.study import StudyMetrics, averaged
-from computematch.names import ARMS, MODEL_ROLES, cell_name
+from computematch.names import ADAPTIVE, ARMS, MODEL_ROLES, cell_name
 from computematch.tracking import stage_run
 
 HEADLINE = paths.METRICS / "headline.json"
@@ -40,7 +40,8 @@ def read_study(params: Params) -> StudyMetrics:
     return StudyMetrics(
         bases={(role, w): read_record(paths.metrics_file("bootstrap", role, w), BaseModelRecord)
                for role in roles for w in worlds},
-        data={(arm, w): read_record(paths.metrics_file("data", arm, w), DataRecord) for arm in ARMS for w in worlds},
+        data={**{(arm, w): read_record(paths.metrics_file("data", arm, w), DataRecord) for arm in ARMS for w in worlds},
+              **present("data", DataRecord, [(ADAPTIVE, w) for w in worlds])},
         judges=present("judge", JudgeRecord, [(arm, w) for arm in ARMS for w in worlds]),
         evals={**{(role, w, None): read_record(paths.metrics_file("eval", role, w), EvalRecord)
                   for role in roles for w in worlds}, **present("eval", EvalRecord, members)},

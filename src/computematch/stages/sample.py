@@ -23,7 +23,7 @@ from computematch.prompting import prompt_renderer
 from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
 from computematch.sampling import backend_session
-from computematch.sampling.driver import draw_checked, open_store
+from computematch.sampling.driver import draw_checked, open_store, sample_records
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
 
@@ -35,13 +35,6 @@ def arm_samples(budget: BudgetConfig, arm: str, wc_card: dict | None, se_card: d
     samples, ratio = samples_per_arm(budget, card_parameters(wc_card, budget.param_count),
                                      card_parameters(se_card, budget.param_count))
     return samples["wc"], ratio
-
-
-def sample_records(records: list[dict], difficulty: dict[str, int]) -> list[dict]:
-    """The samples file's records (problem, sample index, difficulty, completion, token counts) from the store's."""
-    return [{"problem_id": r["problem_id"], "sample_index": r["sample_index"], "difficulty": difficulty[r["problem_id"]],
-             "completion": r["text"], "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"],
-             "finished": r["finished"]} for r in records]
 
 
 def sample_summary(records: list[dict], drawn: int, samples: int, ratio: float, problems: int, parameters: dict,
