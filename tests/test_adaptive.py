@@ -8,7 +8,6 @@ import pytest
 from computematch.adaptive import allocate, check_cap
 from computematch.config import Decoding
 from computematch.errors import ConfigError
-from computematch.sampling import Request
 from computematch.sampling.driver import SampleStore, draw, sample_records
 
 

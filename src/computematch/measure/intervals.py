@@ -7,7 +7,7 @@ import math
 from statistics import mean
 from typing import Sequence
 
-from computematch.measure.records import Interval
+from computematch.measure.study_records import Interval
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -19,9 +19,10 @@ from typing import Callable, TypeVar
 
 from computematch.measure.codec import from_json, to_json
 from computematch.measure.intervals import interval_verdict, over_worlds
-from computematch.measure.records import (ArmsInterval, BaseModelRecord, BaseSummary, Calibration, Comparison,
-                                          AdaptiveSummary, DataRecord, DataSummary, EvalRecord, FinetuneRecord, Gain, Headline, Interval,
-                                          JudgeRecord, ModelAccuracy, Paired, StudySummary, WorldCalibration)
+from computematch.measure.records import BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord
+from computematch.measure.study_records import (AdaptiveSummary, ArmsInterval, BaseSummary, Calibration, Comparison,
+                                                DataSummary, Gain, Headline, Interval, ModelAccuracy, Paired,
+                                                StudySummary, WorldCalibration)
 from computematch.names import ADAPTIVE, ARMS, CONTROL_SIDES, CONTROLS, SETUPS, cell_name
 
 METRIC = "pass@1"

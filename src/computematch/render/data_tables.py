@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from computematch.budget import matched_level
 from computematch.measure.intervals import interval_verdict
-from computematch.measure.records import DataRecord, JudgeRecord, StudySummary
+from computematch.measure.records import DataRecord, JudgeRecord
+from computematch.measure.study_records import StudySummary
 from computematch.names import ARMS
 from computematch.render.formatting import pct, scaled
 

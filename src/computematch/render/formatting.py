@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from computematch.measure.records import Interval
+from computematch.measure.study_records import Interval
 
 
 def pct(value: float | None, digits: int = 1) -> str:

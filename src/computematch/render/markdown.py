@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from computematch.measure.records import BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord, StudySummary
+from computematch.measure.records import BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord
+from computematch.measure.study_records import StudySummary
 from computematch.measure.study import METRIC
 from computematch.names import ARMS, CONTROLS, MODEL_ROLES, SETUPS, cell_name
 from computematch.render.data_tables import (adaptive_table, data_findings, data_interval_table, data_table, difficulty_table,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from computematch.measure.records import DataRecord, StudySummary
+from computematch.measure.records import DataRecord
+from computematch.measure.study_records import StudySummary
 from computematch.measure.study import METRIC
 from computematch.names import ADAPTIVE, ARMS, SETUPS
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 from computematch import paths
 from computematch.config import Params
 from computematch.measure.codec import to_json
-from computematch.measure.records import (BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, Headline,
-                                          JudgeRecord, read_record, write_record)
+from computematch.measure.records import (BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord,
+                                          read_record, write_record)
+from computematch.measure.study_records import Headline
 from computematch.measure.study import StudyMetrics, averaged
 from computematch.names import ADAPTIVE, ARMS, MODEL_ROLES, cell_name
 from computematch.tracking import stage_run

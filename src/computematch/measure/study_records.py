@@ -1,0 +1,166 @@
+"""The study's summaries over worlds as typed, versioned records: metrics/study.json (every number with its 95%
+interval over worlds, the comparisons, the calibration) and metrics/headline.json (what DVC compares).
+
+    from computematch.measure.study_records import StudySummary
+    summary = read_record("metrics/study.json", StudySummary)
+    summary.setups["SE-LM"].gain.mean
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from computematch.measure.codec import key, omit
+from computematch.measure.records import record
+
+@record
+class Interval:
+    """A quantity's mean over worlds and its 95% Student-t interval (low and high None with one world)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    worlds: int
+    by_world: dict[str, float] | None = omit()
+
+
+@record
+class ArmsInterval:
+    """One quantity of both arms over worlds, and WC − SE paired by world."""
+
+    wc: Interval | None
+    se: Interval | None
+    wc_minus_se: Interval | None
+
+    def arm(self, name: str) -> Interval | None:
+        return getattr(self, name)
+
+
+@record
+class DataSummary:
+    coverage: ArmsInterval
+    coverage_at_1: ArmsInterval
+    diversity: ArmsInterval
+    verified_diversity: ArmsInterval
+    fpr: ArmsInterval
+    flops: ArmsInterval
+    flops_by_param_count: str
+    guessing_baseline: Interval | None
+
+
+@record
+class Paired:
+    """One quantity of two data sources over worlds, and first − second paired by world."""
+
+    first: Interval | None
+    second: Interval | None
+    difference: Interval | None
+
+
+@record
+class AdaptiveSummary:
+    """The difficulty-aware WC arm beside the uniform WC arm, over worlds (first: adaptive, second: uniform), and
+    by difficulty level the samples each of the three arms spends and the coverage it reaches."""
+
+    coverage: Paired
+    diversity: Paired
+    fpr: Paired
+    flops: Paired
+    mean_samples_per_problem: Paired
+    samples_by_difficulty: dict[str, dict[str, Interval | None]]  # level -> arm (wc, se, wc-adaptive) -> interval
+    coverage_by_difficulty: dict[str, dict[str, Interval | None]]
+
+
+@record
+class ModelAccuracy:
+    pass_at_1: Interval | None = key("pass@1")
+    greedy: Interval | None
+
+
+@record
+class BaseSummary:
+    models: dict[str, ModelAccuracy]
+    wc_over_se: Interval | None  # WC's greedy accuracy over SE's
+    pretrained: dict[str, bool]
+
+
+@record
+class WorldCalibration:
+    greedy: dict[str, float | None]
+    pretrain_steps: dict[str, int | None]
+    coverage: dict[str, float | None]
+    fpr: dict[str, float | None]
+    wc_over_se: float | None
+    fpr_gap: float | None
+    meets: dict[str, bool | None]
+
+
+@record
+class Calibration:
+    targets: dict[str, list[float]]
+    by_world: dict[str, WorldCalibration]
+    worlds_meeting: dict[str, int]
+    worlds: int
+
+
+@record
+class Comparison:
+    """A model finetuned on one data source vs another, paired by world, and the verdict of the gain's interval."""
+
+    model: str
+    wc_data: str
+    se_data: str
+    expected_sign: int  # the paper's: +1 WC data better, -1 SE data better, 0 no claim
+    worlds: list[int]
+    wc: Interval | None = omit()
+    se: Interval | None = omit()
+    gain: Interval | None = omit()
+    relative_gain: float | None = omit()
+    verdict: str
+
+
+@record
+class StudySummary:
+    """metrics/study.json: every number the study reports, over worlds."""
+
+    KIND: ClassVar[str] = "study"
+    VERSION: ClassVar[int] = 4  # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1; 4: adaptive
+
+    version: int = VERSION
+    metric: str
+    unit: str
+    worlds: list[int]
+    seeds_per_world: list[int]
+    confidence: float
+    data: DataSummary
+    base: BaseSummary
+    calibration: Calibration
+    setups: dict[str, Comparison]
+    controls: dict[str, dict[str, Comparison]]
+    controls_not_run: list[str]
+    adaptive: AdaptiveSummary | None = omit()
+
+
+@record
+class Gain:
+    """A WC − SE difference over worlds: its mean and 95% interval (the worlds are the headline's)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+
+
+@record
+class Headline:
+    """metrics/headline.json: the study's headline numbers, the only file DVC compares (`dvc metrics diff`,
+    `dvc exp show`): each a mean over worlds; the gains with their 95% interval and verdict. The detail stays in
+    study.json and the per-stage records (`dvc metrics show <file>` reads any of them)."""
+
+    KIND: ClassVar[str] = "headline"
+    VERSION: ClassVar[int] = 1
+
+    worlds: int
+    data: dict[str, dict[str, float | None]]  # quantity -> arm -> mean over worlds
+    pass_at_1: dict[str, float | None]  # every base and finetuned model (role or cell) -> test pass@1
+    gain: dict[str, Gain | None]  # setup or control/model -> WC − SE pass@1, paired by world
+    verdict: dict[str, str]
