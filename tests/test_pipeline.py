@@ -201,7 +201,8 @@ def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(work
     stages = [r for r in runs if r.data.tags.get("computematch.role") == "stage"]
     parents = [r for r in runs if r.data.tags.get("computematch.role") == "pipeline"]
     members = (6 + 1) * 2  # the six setups' cells and the control's, in two worlds
-    per_world = 3 + 2 + 2 + 3  # bootstrap, sample, filter (the judge is off) and evaluate-base runs
+    per_world = 3 + 2 + 2 + 3 + 2  # bootstrap, sample, filter (the judge is off), evaluate-base, and the adaptive
+    # arm's sampling and filtering runs
     assert len(stages) == 1 + 2 * per_world + members + members + 1 and len(parents) == 1
     assert {r.data.tags["mlflow.parentRunId"] for r in stages} == {parents[0].info.run_id}
     # One key per quantity across runs, the study's headline on the parent, and tags to group by
@@ -302,7 +303,8 @@ def test_a_ci_rerun_of_a_changed_budget_reruns_only_what_it_reaches_and_reports_
     params["budget"]["ratio"] = 3
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["git", "commit", "-qam", "budget.ratio 3"], clone, env)
-    log = _run(["computematch", "ci-rerun", "--base", f"origin/{main}", "--report", "ci-report.md"], clone, env)
+    log = _run(["computematch", "ci-rerun", "--base", f"origin/{main}", "--report", "ci-report.md", "--commit"],
+               clone, env)
     assert "ci-rerun: report in ci-report.md" in log
     report = (clone / "ci-report.md").read_text()
     ran = set(re.findall(r"`([\w@-]+)`", report.split("## Stages")[1].split("Restored from")[0]))
@@ -313,14 +315,14 @@ def test_a_ci_rerun_of_a_changed_budget_reruns_only_what_it_reaches_and_reports_
     assert re.search(r"\| params.yaml +\| budget.ratio +\| auto +\| 3 +\|", report)
     assert "metrics/headline.json" in report and "data.coverage.wc" in report  # WC's data changed
     assert "![accuracy](metrics/plots/accuracy.png)" in report
-    # pushed back: a second clone of the same change restores every rerun stage from the remote's run-cache
+    # pushed back, and the lock committed (--commit): another checkout of the branch pulls everything, reruns nothing
     again = tmp_path / "again"
     _run(["git", "clone", "-q", "-b", "ratio-3", str(clone), str(again)], tmp_path, env)
-    _run(["git", "remote", "set-url", "origin", str(root)], again, env)
-    _run(["git", "fetch", "-q", "origin"], again, env)
+    _run(["git", "fetch", "-q", str(root), f"{main}:refs/remotes/origin/{main}"], again, env)
     _run(["computematch", "ci-rerun", "--base", f"origin/{main}", "--report", "ci-report.md"], again, env)
     second = (again / "ci-report.md").read_text()
-    assert "Ran 0: none." in second and "Restored from the remote's run-cache: " in second
+    assert "Ran 0: none." in second and "budget.ratio" in second
+    assert (again / "models/ft/se-wc/world-1/seed-0/card.json").exists()
 
 
 def test_a_ci_rerun_against_an_unreachable_or_incomplete_remote_fails_in_one_line(workspace, tmp_path):

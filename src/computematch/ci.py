@@ -121,10 +121,28 @@ def ci_report(base: str, stages: StageLog | None = None, cwd: Path | None = None
     return render_ci_report(base, params_md, metrics_md, verdicts, stages, plots)
 
 
-def ci_rerun(base: str, allow_missing: bool = False, push: bool = True, cwd: Path | None = None) -> str:
-    """Pull → repro → push → report. `allow_missing`: objects the remote lacks are recomputed instead of failing."""
+def commit_results(cwd: Path | None = None, message: str = "computematch ci-rerun: dvc.lock and metrics") -> bool:
+    """Commit the rerun's dvc.lock and metrics files (False when nothing changed). With them on the branch, a later
+    checkout pulls the rerun's outputs instead of rerunning: the stages here write `cache: false` metrics files, which
+    DVC's run-cache does not restore, so the lock is what finds the pushed outputs."""
+    subprocess.run(["git", "add", "dvc.lock", "metrics"], cwd=cwd, check=True, capture_output=True)
+    if subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=cwd).returncode == 0:
+        return False
+    result = subprocess.run(["git", "commit", "-qm", message], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RerunError(f"`git commit` failed: {one_line(result.stdout + result.stderr)}")
+    return True
+
+
+def ci_rerun(base: str, allow_missing: bool = False, push: bool = True, commit: bool = False,
+             cwd: Path | None = None) -> str:
+    """Pull → repro → push → report (→ commit dvc.lock and metrics). `allow_missing`: objects the remote lacks are
+    recomputed instead of failing."""
     dvc("pull", "--run-cache", *(["--allow-missing"] if allow_missing else []), cwd=cwd)
-    stages = StageLog.parse(dvc("repro", cwd=cwd))
+    stages = StageLog.parse(dvc("repro", "--pull", cwd=cwd))
     if push:
         dvc("push", "--run-cache", cwd=cwd)
-    return ci_report(base, stages, cwd)
+    report = ci_report(base, stages, cwd)
+    if commit:
+        commit_results(cwd)
+    return report

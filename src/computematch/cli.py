@@ -179,13 +179,14 @@ BASE = click.option("--base", required=True, help="The revision to compare with,
               help="Where the Markdown report goes.")
 @click.option("--allow-missing", is_flag=True, help="Recompute what the remote lacks instead of failing.")
 @click.option("--no-push", is_flag=True, help="Leave the remote as it is (a dry rerun).")
-def ci_rerun(base: str, report_path: str, allow_missing: bool, no_push: bool) -> None:
+@click.option("--commit", is_flag=True, help="Commit the rerun's dvc.lock and metrics to the checked-out branch.")
+def ci_rerun(base: str, report_path: str, allow_missing: bool, no_push: bool, commit: bool) -> None:
     """Pull data and run-cache, `dvc repro`, push back, and report the change against BASE (what CI runs)."""
     from pathlib import Path
 
     from computematch.ci import ci_rerun as rerun
 
-    text = rerun(base, allow_missing=allow_missing, push=not no_push)
+    text = rerun(base, allow_missing=allow_missing, push=not no_push, commit=commit)
     Path(report_path).write_text(text)
     click.echo(f"ci-rerun: report in {report_path}")
 
