@@ -54,7 +54,7 @@ def sample_quality(model_dir: Path, task, problems: list, samples: int, params, 
     from computematch.sampling import get_backend
     from computematch.sampling.driver import SampleStore, draw
     from computematch.stages.filter import grade_all, group_samples
-    from computematch.stages.sample import sample_records
+    from computematch.sampling.driver import sample_records
 
     config = params.sampling
     decoding = Decoding(temperature=temperature, top_p=config.top_p,
@@ -90,7 +90,8 @@ def main() -> None:
     from computematch.runtime import apply_runtime, map_workers, worker_processes
     from computematch.splits import write_split
     from computematch.stages.bootstrap import PRETRAINING_PRELOAD, bootstrap_one
-    from computematch.stages.filter import guessing_report
+    from computematch.measure.codec import to_json
+    from computematch.measure.quality import guessing_baseline
     from computematch.stages.prepare import prepare_splits
     from computematch.tasks import get_task
 
@@ -106,8 +107,8 @@ def main() -> None:
         splits, _ = prepare_splits(task, base.task.decontamination_ngram)
         for split, problems in splits.items():
             write_split(split, problems)
-        guessing = guessing_report(splits["test"], splits["corpus"])  # what metrics/data/*.json report, on test
-        print(json.dumps({"guessing_baseline": guessing}), flush=True)
+        guessing = guessing_baseline(splits["test"], splits["corpus"])  # what metrics/data/*.json report, on test
+        print(json.dumps({"guessing_baseline": to_json(guessing)}), flush=True)
         for world in args.worlds:  # a world: every seed of params.yaml shifted by it (Params.in_world)
             params = base.in_world(world)
             device = apply_runtime(params.runtime)

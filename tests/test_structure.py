@@ -231,3 +231,18 @@ def test_no_module_is_over_400_lines():
     long = {path.relative_to(REPO).as_posix(): n for path in (REPO / "src" / "computematch").rglob("*.py")
             if (n := len(path.read_text().splitlines())) > 400}
     assert not long, f"split these modules: {long}"
+
+
+def test_every_name_the_benchmarks_import_from_the_package_exists():
+    """Benchmarks run by hand, not in CI: a refactor that moves a function must not leave them broken."""
+    import importlib
+
+    missing = []
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("computematch"):
+                module = importlib.import_module(node.module)
+                missing += [f"{path.name}: {node.module}.{alias.name}" for alias in node.names
+                            if not hasattr(module, alias.name)
+                            and importlib.util.find_spec(f"{node.module}.{alias.name}") is None]
+    assert not missing
