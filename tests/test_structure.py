@@ -243,6 +243,7 @@ def test_every_name_the_benchmarks_import_from_the_package_exists():
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("computematch"):
                 module = importlib.import_module(node.module)
                 missing += [f"{path.name}: {node.module}.{alias.name}" for alias in node.names
-                            if not hasattr(module, alias.name)
-                            and importlib.util.find_spec(f"{node.module}.{alias.name}") is None]
+                            if not hasattr(module, alias.name)  # a name, or a submodule of a package
+                            and not (hasattr(module, "__path__")
+                                     and importlib.util.find_spec(f"{node.module}.{alias.name}") is not None)]
     assert not missing
