@@ -257,25 +257,6 @@ def remote(request, tmp_path):
         server.wait(timeout=30)
 
 
-@pytest.mark.parametrize("remote", ["local", "s3"], indirect=True)
-def test_push_then_a_fresh_clone_pulls_and_repro_does_nothing(workspace, remote, tmp_path):
-    root, env, _ = workspace
-    url, settings, credentials = remote
-    env = {**env, **credentials}
-    _run(["dvc", "remote", "add", "-f", "-d", "store", url], root, env)
-    for key, value in settings.items():
-        _run(["dvc", "remote", "modify", "store", key, value], root, env)
-    _run(["git", "add", "-A"], root, env)
-    _run(["git", "commit", "-qm", "results and the remote"], root, env)
-    _run(["dvc", "push", "--run-cache"], root, env)
-    clone = tmp_path / "clone"
-    _run(["git", "clone", "-q", str(root), str(clone)], tmp_path, env)
-    _run(["dvc", "pull"], clone, env)
-    log = _run(["dvc", "repro"], clone, env)
-    assert "Running stage" not in log and "Data and pipelines are up to date" in log
-    assert (clone / "models" / "ft" / "se-wc" / "world-0" / "seed-0" / "card.json").exists()
-
-
 def _commit_remote(root, env, remote) -> dict:
     """The study's results committed with `remote` as its default DVC remote, and pushed there with the run-cache."""
     url, settings, credentials = remote
@@ -287,6 +268,18 @@ def _commit_remote(root, env, remote) -> dict:
     _run(["git", "commit", "-qm", "results and the remote", "--allow-empty"], root, env)
     _run(["dvc", "push", "--run-cache"], root, env)
     return env
+
+
+@pytest.mark.parametrize("remote", ["local", "s3"], indirect=True)
+def test_push_then_a_fresh_clone_pulls_and_repro_does_nothing(workspace, remote, tmp_path):
+    root, env, _ = workspace
+    env = _commit_remote(root, env, remote)
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "-q", str(root), str(clone)], tmp_path, env)
+    _run(["dvc", "pull"], clone, env)
+    log = _run(["dvc", "repro"], clone, env)
+    assert "Running stage" not in log and "Data and pipelines are up to date" in log
+    assert (clone / "models" / "ft" / "se-wc" / "world-0" / "seed-0" / "card.json").exists()
 
 
 @pytest.mark.parametrize("remote", ["s3"], indirect=True)
