@@ -5,8 +5,9 @@
     python benchmarks/stage_times.py -- dvc exp run -S 'study.worlds=[0]'
 
 A stage's time runs from DVC's "Running stage" line to the next one (or to the end): the stage's process,
-its imports, and DVC's hashing and lock writing after it. Run by hand on an otherwise idle machine
-(`cat /proc/pressure/cpu`: `some avg10` near 0); the machine's facts are printed with the table.
+its imports, and DVC's hashing and lock writing after it. Run by hand on an otherwise idle machine: the CPU's
+pressure (`/proc/pressure/cpu`) is recorded before the run, with the CPU model and the worlds that ran
+(params.yaml's `study.worlds` after the run, so a `dvc exp run -S study.worlds=...` records its own).
 """
 
 from __future__ import annotations
@@ -41,12 +42,29 @@ def by_family(times: dict[str, float]) -> dict[str, dict]:
     return dict(families)
 
 
+def cpu_pressure() -> str | None:
+    """The first line of /proc/pressure/cpu ("some avg10=0.00 ..."): whether the machine was quiet."""
+    try:
+        return open("/proc/pressure/cpu").readline().strip()
+    except OSError:
+        return None
+
+
+def study_worlds() -> list[int] | None:
+    import yaml
+
+    try:
+        return yaml.safe_load(open("params.yaml"))["study"]["worlds"]
+    except (OSError, KeyError, TypeError):
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the times here")
     parser.add_argument("command", nargs="*", default=["dvc", "repro"])
     args = parser.parse_args()
-    started, events = time.perf_counter(), []
+    quiet_check, started, events = cpu_pressure(), time.perf_counter(), []
     process = subprocess.Popen(args.command or ["dvc", "repro"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     for line in process.stdout:
@@ -63,8 +81,11 @@ def main() -> None:
     print(f"{'total':<18} {len(times):>6} {end:>8.1f}   ({platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})")
     if args.json:
+        from computematch.provenance import cpu_name
+
         with open(args.json, "w") as handle:
-            json.dump({"command": args.command, "total_seconds": round(end, 1), "families": families,
+            json.dump({"command": args.command, "total_seconds": round(end, 1), "worlds": study_worlds(),
+                       "cpu": cpu_name(), "cpu_pressure_before": quiet_check, "families": families,
                        "stages": times, "cpu_count": os.cpu_count(), "machine": platform.machine()}, handle, indent=1)
 
 

@@ -5,18 +5,18 @@ from pathlib import Path
 from computematch.ci import StageLog, one_line, render_ci_report, verdict_changes
 
 REPRO = """Stage 'prepare' didn't change, skipping
-Stage 'bootstrap@0' didn't change, skipping
-Running stage 'sample@0-wc':
-> computematch sample wc 0
-Stage 'filter@0-se' is cached - skipping run, checking out outputs
+Stage 'bootstrap' didn't change, skipping
+Running stage 'sample@wc':
+> computematch sample wc
+Stage 'filter@se' is cached - skipping run, checking out outputs
 Running stage 'report':
 """
 
 
 def test_the_stage_log_is_read_from_dvcs_own_output():
     log = StageLog.parse(REPRO)
-    assert log.ran == ["sample@0-wc", "report"] and log.restored == ["filter@0-se"]
-    assert log.unchanged == ["prepare", "bootstrap@0"]
+    assert log.ran == ["sample@wc", "report"] and log.restored == ["filter@se"]
+    assert log.unchanged == ["prepare", "bootstrap"]
 
 
 def test_a_dvc_failure_becomes_one_line():
@@ -34,7 +34,7 @@ def test_only_changed_verdicts_are_reported_and_the_report_has_every_section():
     assert changes == [("SE-LM", "tie", "agrees"), ("low-budget/se", "—", "tie")]
     text = render_ci_report("origin/main", "| Path | Param |", "", changes, StageLog.parse(REPRO),
                             [Path("metrics/plots/accuracy.png")])
-    assert "Ran 2: `sample@0-wc`, `report`." in text and "Restored from the remote's run-cache: 1 (`filter@0-se`)." in text
+    assert "Ran 2: `sample@wc`, `report`." in text and "Restored from the remote's run-cache: 1 (`filter@se`)." in text
     assert "| Path | Param |" in text and "No metric changed." in text
     assert "| SE-LM | tie | agrees |" in text and "![accuracy](metrics/plots/accuracy.png)" in text
 

@@ -120,17 +120,17 @@ def test_cli_reports_a_negative_budget_in_one_line_and_fails(tmp_path):
 def test_cli_reports_a_missing_model_directory_and_leaves_no_output(tmp_path):
     raw = _raw(tracking__enabled=False)
     raw["models"]["wc"] = {"load": "./no/such/model"}
-    result = _cli(tmp_path, yaml.safe_dump(raw), "bootstrap", "0")
+    result = _cli(tmp_path, yaml.safe_dump(raw), "bootstrap", "--world", "0")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "error: models.wc.load: directory ./no/such/model does not exist"
     assert not (tmp_path / "models" / "base").exists()  # no role of the world started
 
 
 def test_cli_rejects_an_unknown_arm(tmp_path):
-    result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "teacher", "0")
+    result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "teacher")
     assert result.returncode == 2 and "teacher" in result.stderr
-    result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "wc", "-1")
-    assert result.returncode == 2 and "WORLD" in result.stderr  # a world is a number from 0
+    result = _cli(tmp_path, (REPO / "params.yaml").read_text(), "sample", "wc", "--world", "-1")
+    assert result.returncode == 2 and "--world" in result.stderr  # a world is a number from 0
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")) + [REPO / "params.yaml"],

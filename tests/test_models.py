@@ -153,9 +153,43 @@ def test_epoch_batches_group_by_length_keeps_every_example_once_and_cuts_padding
     assert epoch_batches(lengths[:5], 32, torch.Generator().manual_seed(0), True) != []  # fewer than a batch
 
 
-def test_group_by_length_must_be_a_boolean():
-    from computematch.errors import ConfigError
-    from computematch.config import PretrainConfig
+@pytest.mark.parametrize("name", ["group_by_length", "pack"])
+def test_pretraining_switches_must_be_booleans(name):
+    with pytest.raises(ConfigError, match=rf"^pretrain.{name}: must be true or false, got 'yes'$"):
+        PretrainConfig(**{name: "yes"})
 
-    with pytest.raises(ConfigError, match="pretrain.group_by_length"):
-        PretrainConfig(group_by_length="yes")
+
+def test_a_packed_batch_gives_the_padded_batchs_loss_and_gradients_on_its_real_tokens_only():
+    """Packing changes where each example sits, not what the model computes on it: the same loss and gradients as
+    the padded batch (to float rounding), on fewer positions."""
+    import random
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from computematch.pretraining import _collate, _pack_collate
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=20, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                         intermediate_size=32, max_position_embeddings=128, pad_token_id=0))
+    draw = random.Random(0)
+    examples = []
+    for _ in range(9):
+        prompt, completion = draw.randint(2, 12), draw.randint(1, 20)
+        ids = [draw.randint(1, 19) for _ in range(prompt + completion)]
+        examples.append((ids, [-100] * prompt + ids[prompt:]))
+
+    def loss_and_grads(**batch):
+        model.zero_grad()
+        loss = model(**batch, use_cache=False).loss
+        loss.backward()
+        return loss.item(), torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    input_ids, attention, labels = _collate(examples, 0)
+    padded = loss_and_grads(input_ids=input_ids, attention_mask=attention, labels=labels)
+    packed_ids, positions, packed_labels = _pack_collate(examples, 0)
+    packed = loss_and_grads(input_ids=packed_ids, position_ids=positions, labels=packed_labels)
+    assert packed[0] == pytest.approx(padded[0], rel=1e-5)
+    assert torch.allclose(packed[1], padded[1], rtol=1e-4, atol=1e-6)
+    assert packed_ids.numel() < input_ids.numel() and (packed_labels != -100).sum() == (labels != -100).sum()
+    assert sorted(t for t in packed_ids.flatten().tolist() if t != 0) == sorted(t for ids, _ in examples for t in ids)

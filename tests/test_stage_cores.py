@@ -214,28 +214,85 @@ def test_workers_get_their_share_of_the_threads_and_return_in_order():
         list(map_workers(os._exit, [(1,), (1,)], threads=2, processes=2))  # a worker killed: a one-line error
 
 
-def test_a_worlds_base_models_train_one_per_thread_the_largest_first(monkeypatch, tmp_path):
+def test_every_worlds_base_models_train_one_per_thread_the_largest_first_and_stored_ones_come_back(
+        monkeypatch, tmp_path):
+    from computematch import paths
+    from computematch.io import replace_dir
     from computematch.stages import bootstrap
 
     monkeypatch.chdir(tmp_path)
+    for split in bootstrap.SPLITS:  # the store's key reads the splits by content
+        (tmp_path / paths.split_file(split)).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / paths.split_file(split)).write_text(split)
     raw = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())  # student < wc < se
     params = parse_params({**raw, "tracking": {"enabled": False}})
     pools, recorded = [], []
 
     def inline(function, jobs, threads, processes, preload):
-        pools.append(([job[1] for job in jobs], threads, processes))
+        pools.append(([(job[1], job[2]) for job in jobs], threads, processes))
         for job in jobs:
-            (job[3] / "weights").write_text(job[1])
-            yield {"role": job[1]}
+            (job[3] / "weights").write_text(f"{job[1]}/{job[2]}")
+            (job[3] / "card.json").write_text(json.dumps({"role": job[1]}))
+            yield {"role": job[1], "seconds": 1.0}
+
+    def record(params, role, world, staging, card, threads, restored_from=None):
+        recorded.append((role, world, (staging / "weights").read_text(), card["role"], threads, restored_from is not None))
+        replace_dir(staging, paths.base_model_dir(role, world))
+        return card
 
     monkeypatch.setattr(bootstrap, "apply_runtime", lambda runtime: "cpu")
     monkeypatch.setattr(bootstrap, "map_workers", inline)
-    monkeypatch.setattr(bootstrap, "record_model", lambda params, role, world, staging, card, threads:
-                        recorded.append((role, card["role"], (staging / "weights").read_text(), threads)))
-    bootstrap.main(params, 2)
+    monkeypatch.setattr(bootstrap, "record_model", record)
+    bootstrap.main(params, (2,))
     # two workers (runtime.threads 2), one thread each, as three side by side had: the same bits
-    assert pools == [(["se", "wc", "student"], 2, 2)]
-    assert recorded == [(role, role, role, 1) for role in ("se", "wc", "student")]
+    assert pools == [([("se", 2), ("wc", 2), ("student", 2)], 2, 2)]
+    assert recorded == [(role, 2, f"{role}/2", role, 1, False) for role in ("se", "wc", "student")]
+    recorded.clear()
+    bootstrap.main(params, (2, 3))  # world 2's models come back from the store; only world 3's train, largest first
+    assert pools[-1] == ([("se", 3), ("wc", 3), ("student", 3)], 2, 2)
+    assert recorded == [(role, world, f"{role}/{world}", role, 1, world == 2)
+                        for role in ("se", "wc", "student") for world in (2, 3)]
+    # another world list in one stage: every world's largest model first, so SE never waits behind a smaller one
+    shutil.rmtree(paths.RESUME)
+    bootstrap.main(params, (0, 1))
+    assert pools[-1][0] == [("se", 0), ("se", 1), ("wc", 0), ("wc", 1), ("student", 0), ("student", 1)]
+    # a changed input (the corpus) is another key: nothing restored
+    (tmp_path / paths.split_file("corpus")).write_text("another corpus")
+    recorded.clear()
+    bootstrap.main(params, (0,))
+    assert [entry[-1] for entry in recorded] == [False, False, False]
     bootstrap.main(parse_params({**raw, "tracking": {"enabled": False},
-                                 "runtime": {**raw["runtime"], "worker_processes": 3}}), 2)
-    assert pools[-1] == (["se", "wc", "student"], 2, 3)
+                                 "runtime": {**raw["runtime"], "worker_processes": 3}}), (5,))
+    assert pools[-1] == ([("se", 5), ("wc", 5), ("student", 5)], 3, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pack", [False, True])
+def test_a_worlds_base_models_do_not_depend_on_the_worlds_trained_beside_it(tmp_path, monkeypatch, pack):
+    """World 3 pretrained in one stage with worlds 0 and 1 (two workers: its models go to whichever worker is free)
+    and pretrained alone (one model per worker, in another order): the same bits, role by role."""
+    from computematch.stages import bootstrap, prepare
+
+    raw = {"task": {"train_size": 8, "val_size": 4, "test_size": 6, "levels": [2, 3], "corpus_size": 200,
+                    "corpus_weights": [1, 1]},
+           "models": {"student": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                               "intermediate_size": 16}},
+                      "wc": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                          "intermediate_size": 32}, "stop_at_accuracy": 1.0},
+                      "se": {"pretrain": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                          "intermediate_size": 64}}},
+           "pretrain": {"steps": 30, "batch_size": 8, "warmup_steps": 2, "check_every": 10, "pack": pack},
+           "runtime": {"threads": 2}, "tracking": {"enabled": False}}
+    digests = {}
+    for name, worlds in (("beside", (0, 1, 3)), ("alone", (3,))):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        params = parse_params(raw)
+        prepare.main(params)
+        bootstrap.main(params, worlds)
+        digests[name] = {role: json.loads(Path(f"models/base/{role}/world-3/card.json").read_text())["weights_sha256"]
+                         for role in ("student", "wc", "se")}
+        assert Path("models/base/se/world-0").exists() == (name == "beside")
+    assert digests["beside"] == digests["alone"]
+    steps = json.loads(Path("models/base/wc/world-3/card.json").read_text())["pretrain"]
+    assert steps["val_checks"] and len(steps["val_checks"]) == 3  # the stop rule ran (a target no model reaches)

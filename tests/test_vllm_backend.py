@@ -245,7 +245,7 @@ def _workspace(root: Path, model_dir: Path, tiny_task) -> Path:
 
 
 def _sample_command(root: Path):
-    return subprocess.Popen([sys.executable, "-m", "computematch.cli", "sample", "se", "0"], cwd=root, text=True,
+    return subprocess.Popen([sys.executable, "-m", "computematch.cli", "sample", "se", "--world", "0"], cwd=root, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -288,7 +288,7 @@ def test_the_judge_stage_runs_on_the_real_engine(tmp_path, vllm_model_dir, tiny_
     for arm in ("wc", "se"):
         (root / "data" / "filter" / arm).mkdir(parents=True)
         (root / "data" / "filter" / arm / "world-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
-    run = subprocess.run([sys.executable, "-m", "computematch.cli", "judge", "0"], cwd=root, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "computematch.cli", "judge", "--world", "0"], cwd=root, capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads((root / "metrics" / "judge" / "se" / "world-0.json").read_text())

@@ -1,7 +1,7 @@
 """The `computematch` command: one subcommand per DVC stage, plus `budget`.
 
     computematch budget            # the compute-matched plan: P, S and FLOPs per arm
-    computematch sample wc         # what `dvc repro sample@wc` runs
+    computematch sample wc         # what `dvc repro sample@wc` runs: every world of study.worlds
     computematch ci-rerun --base origin/main   # what CI runs on a pull request (pull, repro, push, report)
 
 Subcommands choose *which* item to run (a model role, an arm); every value comes from params.yaml.
@@ -33,8 +33,7 @@ ROLE = click.argument("role", type=click.Choice(MODEL_ROLES))
 ARM = click.argument("arm", type=click.Choice(ARMS))
 SAMPLED = click.argument("arm", type=click.Choice((*ARMS, ADAPTIVE)))  # what filter reads: an arm, or the adaptive arm
 DATA = click.argument("data", type=click.Choice(DATA_SOURCES))
-WORLD = click.argument("world", type=click.IntRange(min=0))
-# A cell's stage trains every world and seed of the study; these narrow it (`finetune se wc --world 3`).
+# A stage holds every world (and a cell's every seed) of the study; these narrow it (`finetune se wc --world 3`).
 WORLDS = click.option("--world", "worlds", multiple=True, type=click.IntRange(min=0),
                       help="Only this world (repeatable); default: every world of study.worlds.")
 SEEDS = click.option("--seed", "seeds", multiple=True, type=click.IntRange(min=0),
@@ -66,57 +65,57 @@ def prepare(params_path: str) -> None:
 
 
 @cli.command()
-@WORLD
 @click.argument("roles", nargs=-1, type=click.Choice(MODEL_ROLES))
+@WORLDS
 @PARAMS_OPTION
-def bootstrap(world: int, roles: tuple[str, ...], params_path: str) -> None:
-    """Pretrain or resolve world WORLD's base models (every role of `models`, or the ROLES given) into
-    models/base/ROLE/world-WORLD/, side by side on a CPU."""
+def bootstrap(roles: tuple[str, ...], worlds: tuple[int, ...], params_path: str) -> None:
+    """Pretrain or resolve the base models of every world (every role of `models`, or the ROLES given) into
+    models/base/ROLE/world-W/, side by side on a CPU; models already in the store are restored."""
     from computematch.stages import bootstrap as stage
 
-    stage.main(_params(params_path), world, roles)
+    stage.main(_params(params_path), worlds, roles)
 
 
 @cli.command()
 @ARM
-@WORLD
+@WORLDS
 @PARAMS_OPTION
-def sample(arm: str, world: int, params_path: str) -> None:
-    """Draw the compute-matched samples of one arm in one world."""
+def sample(arm: str, worlds: tuple[int, ...], params_path: str) -> None:
+    """Draw the compute-matched samples of one arm in every world."""
     from computematch.stages import sample as stage
 
-    stage.main(_params(params_path), arm, world)
+    stage.main(_params(params_path), arm, worlds)
 
 
 @cli.command()
-@WORLD
+@WORLDS
 @PARAMS_OPTION
-def adaptive(world: int, params_path: str) -> None:
-    """Sample the difficulty-aware WC arm of WORLD (until k right per problem) at the uniform WC arm's FLOPs."""
+def adaptive(worlds: tuple[int, ...], params_path: str) -> None:
+    """Sample the difficulty-aware WC arm of every world (until k right per problem) at the uniform WC arm's FLOPs."""
     from computematch.stages import adaptive as stage
 
-    stage.main(_params(params_path), world)
+    stage.main(_params(params_path), worlds)
 
 
 @cli.command(name="filter")
 @SAMPLED
-@WORLD
+@WORLDS
 @PARAMS_OPTION
-def filter_(arm: str, world: int, params_path: str) -> None:
-    """Keep correct samples as SFT data and write the data-quality metrics of one arm in one world."""
+def filter_(arm: str, worlds: tuple[int, ...], params_path: str) -> None:
+    """Keep correct samples as SFT data and write the data-quality metrics of one arm in every world."""
     from computematch.stages import filter as stage
 
-    stage.main(_params(params_path), arm, world)
+    stage.main(_params(params_path), arm, worlds)
 
 
 @cli.command()
-@WORLD
+@WORLDS
 @PARAMS_OPTION
-def judge(world: int, params_path: str) -> None:
-    """Have an LLM judge the reasoning of a sample of each arm's kept solutions in WORLD (judged FPR)."""
+def judge(worlds: tuple[int, ...], params_path: str) -> None:
+    """Have an LLM judge the reasoning of a sample of each arm's kept solutions in every world (judged FPR)."""
     from computematch.stages import judge as stage
 
-    stage.main(_params(params_path), world)
+    stage.main(_params(params_path), worlds)
 
 
 @cli.command()
@@ -142,7 +141,7 @@ def finetune(role: str, datas: tuple[str, ...], worlds: tuple[int, ...], seeds: 
 @PARAMS_OPTION
 def evaluate(names: tuple[str, ...], worlds: tuple[int, ...], seeds: tuple[int, ...], params_path: str) -> None:
     """Evaluate base models (`wc`) or finetuning cells (`se-wc`: every world and seed) on the test split:
-    `evaluate student wc se --world 0` is world 0's base models."""
+    `evaluate student wc se` is every world's base models (`--world 0`: world 0's)."""
     from computematch.names import parse_model_name
     from computematch.stages import evaluate as stage
 

@@ -44,6 +44,44 @@ def _collate(examples, pad_id: int):
     return input_ids, attention, labels
 
 
+# A packed row's width in longest examples: 2 was faster than 1 (more rows) and 3 (attention is quadratic in the
+# row) for both the student and SE on the default corpus (benchmarks/results/pretrain-packing.json).
+PACK_ROW_FACTOR = 2
+
+
+def _pack_collate(examples, pad_id: int):
+    """One step's examples packed into few rows without padding between them (first-fit, longest first, rows twice
+    the longest example): input ids, position ids that restart at 0 for each example, and labels. transformers reads
+    restarting position ids (with no attention mask) as packed sequences and masks attention block-diagonally
+    (masking_utils.find_packed_sequence_indices), so each example sees only itself, at its own positions: the same
+    loss as the padded batch, computed on its real tokens (a padded batch of this corpus is ~63% real tokens)."""
+    import torch
+
+    width = PACK_ROW_FACTOR * max(len(ids) for ids, _ in examples)
+    rows: list[list[int]] = []
+    for index in sorted(range(len(examples)), key=lambda i: -len(examples[i][0])):
+        fits = next((row for row in rows if sum(len(examples[i][0]) for i in row) + len(examples[index][0]) <= width),
+                    None)
+        if fits is None:
+            rows.append([index])
+        else:
+            fits.append(index)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, members in enumerate(rows):
+        start = 0
+        for index in members:
+            ids, label = examples[index]
+            input_ids[row, start: start + len(ids)] = torch.tensor(ids)
+            labels[row, start: start + len(ids)] = torch.tensor(label)
+            labels[row, start] = -100  # never a target across two examples' boundary (the loss shifts by one)
+            positions[row, start: start + len(ids)] = torch.arange(len(ids))
+            start += len(ids)
+        positions[row, start:] = torch.arange(width - start)  # the tail is a sequence of its own, with no labels
+    return input_ids, positions, labels
+
+
 # HF's LengthGroupedSampler sorts megabatches of 50 batches (transformers.trainer_pt_utils.get_length_grouped_indices)
 MEGABATCH_BATCHES = 50
 
@@ -113,14 +151,18 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
         if not batches:  # a new epoch, reshuffled
             batches = epoch_batches(lengths, config.batch_size, generator, config.group_by_length)[::-1]
         batch = [examples[i] for i in batches.pop()]
-        input_ids, attention, labels = _collate(batch, tokenizer.pad_token_id)
-        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        if config.pack:
+            input_ids, positions, labels = _pack_collate(batch, tokenizer.pad_token_id)
+            loss = model(input_ids=input_ids, position_ids=positions, labels=labels, use_cache=False).loss
+        else:
+            input_ids, attention, labels = _collate(batch, tokenizer.pad_token_id)
+            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        tokens += int(attention.sum())
+        tokens += sum(len(ids) for ids, _ in batch)
         if progress is not None:
             progress.update(1, loss=loss.item())
         if step % log_every == 0 or step == config.steps - 1:
@@ -154,7 +196,7 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
 
 
 def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task, splits: dict,
-                  device: str = "cpu") -> dict:
+                  device: str = "cpu", desc: str | None = None) -> dict:
     """Pretrain spec's Llama on the corpus split and save it with its tokenizer in `directory`; the card's facts.
 
     With `spec.stop_at_accuracy`, training stops at the first validation check that reaches it."""
@@ -164,7 +206,7 @@ def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task
     corpus = splits["corpus"]
     score = None if spec.stop_at_accuracy is None else greedy_scorer(task, splits["val"], tokenizer, device)
     model, stats = pretrain(spec.pretrain, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus],
-                            config, desc=f"pretrain@{spec.role}", score=score,
+                            config, desc=desc or f"pretrain@{spec.role}", score=score,
                             stop_at=spec.stop_at_accuracy)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)

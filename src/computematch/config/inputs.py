@@ -113,10 +113,12 @@ class PretrainConfig:
     seed: int = 0
     check_every: int = 25   # steps between validation checks of a model with `stop_at_accuracy`
     group_by_length: bool = False   # batches of similar length (pretraining.epoch_batches): less padding per step
+    pack: bool = False      # a step's examples packed into rows without padding (pretraining._pack_collate)
 
     def __post_init__(self):
-        if not isinstance(self.group_by_length, bool):
-            _fail("pretrain.group_by_length", f"must be true or false, got {self.group_by_length!r}")
+        for name in ("group_by_length", "pack"):
+            if not isinstance(getattr(self, name), bool):
+                _fail(f"pretrain.{name}", f"must be true or false, got {getattr(self, name)!r}")
         _positive_int("pretrain.steps", self.steps)
         _positive_int("pretrain.check_every", self.check_every)
         _positive_int("pretrain.batch_size", self.batch_size)

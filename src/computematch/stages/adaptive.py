@@ -1,6 +1,7 @@
-"""Stage `adaptive`: the difficulty-aware WC arm of one world (adaptive.py), at the uniform WC arm's measured FLOPs.
+"""Stage `adaptive`: the difficulty-aware WC arm of every world (adaptive.py), at the uniform WC arm's measured FLOPs.
 
-    computematch adaptive 0   # data/sample/wc-adaptive/world-0.jsonl, metrics/sample/wc-adaptive/world-0.json
+    computematch adaptive            # data/sample/wc-adaptive/world-W.jsonl, metrics/sample/wc-adaptive/world-W.json
+    computematch adaptive --world 0  # world 0 only
 
 It reads the uniform arm's samples (data/sample/wc/world-W.jsonl) for their indices and shares the uniform arm's
 resume store for the rest, so no sample is drawn twice, by either arm, and a killed run resumes where it stopped.
@@ -73,7 +74,14 @@ def adaptive_record(problems, allocation: Allocation, counts: dict, k: int, cap:
         seconds=round(seconds, 2), batch_invariant=invariant)
 
 
-def main(params: Params, world: int) -> None:
+def main(params: Params, worlds: tuple[int, ...] = ()) -> None:
+    """The adaptive arm in every world of the study (or `worlds`), one after another: a world already allocated
+    draws nothing again (its samples are in the uniform arm's resume store)."""
+    for world in dict.fromkeys(worlds or params.study.worlds):
+        adaptive_world(params, world)
+
+
+def adaptive_world(params: Params, world: int) -> None:
     config, model_dir = params.in_world(world).sampling, paths.base_model_dir("wc", world)
     uniform_samples = read_record(paths.metrics_file("sample", "wc", world), SampleRecord).samples_per_problem
     check_cap(params.adaptive.cap, uniform_samples)

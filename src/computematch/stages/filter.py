@@ -1,6 +1,6 @@
 """Stage `filter`: keep samples with the right final answer; measure the data at every budget level.
 
-    computematch filter wc     # writes data/filter/wc.jsonl and metrics/data/wc.json
+    computematch filter wc     # every world: data/filter/wc/world-W.jsonl, metrics/data/wc/world-W.json (--world W: one)
 
 The SFT dataset holds `prompt`/`completion` records: every sample whose final answer is right under the
 task's grading mode (task.grading), false positives included, as in the paper; with `filter.dedup` one copy
@@ -152,7 +152,13 @@ def log_data_metrics(tracker, record: DataRecord) -> None:
                             step=int(k))
 
 
-def main(params: Params, arm: str, world: int) -> None:
+def main(params: Params, arm: str, worlds: tuple[int, ...] = ()) -> None:
+    """The arm's SFT data and data metrics in every world of the study (or `worlds`), one after another."""
+    for world in dict.fromkeys(worlds or params.study.worlds):
+        filter_world(params, arm, world)
+
+
+def filter_world(params: Params, arm: str, world: int) -> None:
     task, problems = load_task(params.task), read_split("train")
     samples, corpus = read_jsonl(paths.samples_file(arm, world)), read_split("corpus")
     planned = (None if arm == ADAPTIVE  # each problem its own count

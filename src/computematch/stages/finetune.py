@@ -18,8 +18,6 @@ order).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import shutil
 import time
 from dataclasses import replace
@@ -33,24 +31,20 @@ from computematch.greedy_checks import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
 from computematch.measure.codec import to_json
 from computematch.measure.records import FinetuneRecord, SftRecord, read_record, write_record
+from computematch.member_store import MEMBER_STORE, file_digest, keep, restore, store_key
 from computematch.prompting import prompt_renderer
-from computematch.provenance import TRAINING_LIBRARIES, environment, source_digest
+from computematch.provenance import TRAINING_LIBRARIES, environment
 from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
 from computematch.splits import load_task, read_split
 from computematch.tracking import stage_run
 
 # What a member's worker process needs, imported once by the process it forks from (runtime.map_workers).
 TRAINING_PRELOAD = ("torch", "transformers.modeling_utils", "trl.trainer.sft_trainer", "datasets")
-MEMBER_STORE = paths.RESUME / "finetune"  # finished members, keyed by their inputs (member_key); gitignored
 TRAINER_STATE = ("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin")
 
 
 def registered_name(role: str, arm: str) -> str:
     return f"computematch-{role}-on-{arm}"
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def train_and_select(params: Params, role: str, world: int, name: str, records: list[dict], seed: int, work: Path,
@@ -172,15 +166,14 @@ def member_key(params: Params, role: str, data: str, world: int, seed: int, thre
     inputs = {"base": read_json(paths.base_model_dir(role, world) / "card.json")["weights_sha256"],
               "data": file_digest(paths.sft_file(data, world)), "val": file_digest(paths.split_file("val")),
               "task": params.raw.get("task"), "finetune": params.finetune, "runtime": params.raw.get("runtime"),
-              "seed": world_seed(seed, world), "threads": threads, "device": device, "source": source_digest(),
-              "environment": environment(threads, libraries=TRAINING_LIBRARIES)}
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+              "seed": world_seed(seed, world), "device": device}
+    return store_key(inputs, threads, TRAINING_LIBRARIES)
 
 
 def stored_member(cell: str, world: int, seed: int, key: str) -> Path:
     """Where a finished member is kept outside DVC's outputs (data/resume/, like the samples), so that a cell rerun
     for another world (or after an interruption) restores the members it already trained instead of retraining."""
-    return MEMBER_STORE / cell / f"{world_name(world)}-seed-{seed}-{key}"
+    return MEMBER_STORE / "finetune" / cell / f"{world_name(world)}-seed-{seed}-{key}"
 
 
 def restore_or_train(params: Params, role: str, members: list[tuple[str, int, int]], works: list[Path],
@@ -189,7 +182,8 @@ def restore_or_train(params: Params, role: str, members: list[tuple[str, int, in
     matches, else trained (side by side in `processes` workers of `threads` threads each) and then stored."""
     stores = [stored_member(cell_name(role, data), w, s, member_key(params, role, data, w, s, threads, device))
               for data, w, s in members]
-    todo = [i for i, store in enumerate(stores) if not (store / "result.json").exists()]
+    restored = [restore(store, work / "best") for store, work in zip(stores, works)]
+    todo = [i for i, kept in enumerate(restored) if kept is None]
     workers = max(1, min(processes, len(todo)))
     trained = map_workers(train_member, [(params, role, *members[i], records[members[i][:2]], works[i], device)
                                          for i in todo], threads * workers, workers, TRAINING_PRELOAD)
@@ -197,13 +191,10 @@ def restore_or_train(params: Params, role: str, members: list[tuple[str, int, in
         for index, (store, work) in enumerate(zip(stores, works)):
             if index in todo:
                 result, seconds = next(trained)
-                shutil.rmtree(store, ignore_errors=True)
-                shutil.copytree(work / "best", store / "best")
-                write_json(store / "result.json", {"result": result, "seconds": seconds})  # last: the entry is whole
+                keep(store, work / "best", {"result": result, "seconds": seconds})
             else:
-                shutil.copytree(store / "best", work / "best")
-                kept = read_json(store / "result.json")
-                result, seconds = {**kept["result"], "restored_from": str(store)}, kept["seconds"]
+                kept = restored[index]
+                result, seconds = {**kept["result"], "restored_from": kept["restored_from"]}, kept["seconds"]
             yield result, seconds
 
 

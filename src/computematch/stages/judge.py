@@ -1,6 +1,7 @@
 """Stage `judge`: an LLM judges the reasoning of a seeded random subset of each arm's kept solutions.
 
-    computematch judge 0     # world 0: metrics/judge/{wc,se}/world-0.json (judge.enabled: false writes just that)
+    computematch judge           # every world: metrics/judge/{wc,se}/world-W.json (judge.enabled: false writes just that)
+    computematch judge --world 0 # world 0 only
 
 Where the task has an exact step checker (arith) the judge's verdicts are also scored against it, which
 says how far a judged FPR can be trusted; elsewhere (MATH) the judged FPR is the estimate, with a 95%
@@ -94,7 +95,13 @@ def judge_arm(params: Params, arm: str, world: int, backend, template: str, rend
           f"n={result['judged']}, unparsable {result['unparsable']})")
 
 
-def main(params: Params, world: int) -> None:
+def main(params: Params, worlds: tuple[int, ...] = ()) -> None:
+    """Both arms' judged FPR in every world of the study (or `worlds`), one after another."""
+    for world in dict.fromkeys(worlds or params.study.worlds):
+        judge_world(params, world)
+
+
+def judge_world(params: Params, world: int) -> None:
     config = params.judge
     if not config.enabled:
         for arm in ARMS:

@@ -1,6 +1,7 @@
 """Stage `sample`: S compute-matched samples per train problem from one arm (wc or se).
 
-    computematch sample wc 0     # world 0: writes data/sample/wc/world-0.jsonl and metrics/sample/wc/world-0.json
+    computematch sample wc             # every world of study.worlds: data/sample/wc/world-W.jsonl, metrics/sample/wc/...
+    computematch sample wc --world 0   # world 0 only
 
 S_SE = budget.se_samples; S_WC = round(ratio · S_SE) with ratio = P_SE / P_WC from the model cards
 (budget.ratio: auto) or a fixed number (budget.py), both from the world's own base models. The world's sampling
@@ -49,7 +50,14 @@ def sample_summary(records: list[dict], drawn: int, samples: int, ratio: float, 
             "unfinished": sum(not r["finished"] for r in records), **cost}
 
 
-def main(params: Params, arm: str, world: int) -> None:
+def main(params: Params, arm: str, worlds: tuple[int, ...] = ()) -> None:
+    """The arm's samples in every world of the study (or `worlds`), one after another in this process: a world
+    already sampled draws nothing (its samples are all in the resume store), so a new world draws only its own."""
+    for world in dict.fromkeys(worlds or params.study.worlds):
+        sample_world(params, arm, world)
+
+
+def sample_world(params: Params, arm: str, world: int) -> None:
     config, model_dir = params.in_world(world).sampling, paths.base_model_dir(arm, world)
     card, se_card = load_card(model_dir), load_card(paths.base_model_dir("se", world))
     samples, ratio = arm_samples(params.budget, arm, card, se_card)

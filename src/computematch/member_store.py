@@ -1,0 +1,53 @@
+"""Finished models kept outside DVC's outputs, keyed by what decided their weights, so that a stage holding every
+world (bootstrap, finetune@MODEL) restores the members it already computed instead of recomputing them.
+
+    key = store_key({"base": ..., "data": ..., "seed": 3}, threads=1, libraries=TRAINING_LIBRARIES)
+    entry = MEMBER_STORE / "finetune" / "se-wc" / f"world-3-seed-0-{key}"
+    kept = restore(entry, work / "best")        # the stored result, or None (then train, and keep(...))
+
+DVC deletes a stage's outputs before it runs the stage, so the store lives in data/resume/ (gitignored, like the
+resumable sample stores). A key covers the stage's own inputs plus what every member shares: the package's
+source, the library versions, the CPU and the thread count (each can change float sums, so the bits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from computematch import paths
+from computematch.io import read_json, write_json
+from computematch.provenance import environment, source_digest
+
+MEMBER_STORE = paths.RESUME
+RESULT_FILE = "result.json"  # written last: an entry without it is unfinished and ignored
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def store_key(inputs: dict, threads: int, libraries: tuple[str, ...]) -> str:
+    """A short hash of `inputs`, this code and the environment that would compute the member."""
+    full = {**inputs, "threads": threads, "source": source_digest(),
+            "environment": environment(threads, libraries=libraries)}
+    return hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def restore(entry: Path, target: Path) -> dict | None:
+    """Copy a whole stored member's folder to `target` and return its result (with `restored_from`), or None."""
+    if not (entry / RESULT_FILE).exists():
+        return None
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(entry / "model", target)
+    return {**read_json(entry / RESULT_FILE), "restored_from": str(entry)}
+
+
+def keep(entry: Path, source: Path, result: dict) -> None:
+    """Store a finished member's folder and its result; the result file last, so the entry is whole or ignored."""
+    shutil.rmtree(entry, ignore_errors=True)
+    shutil.copytree(source, entry / "model")
+    write_json(entry / RESULT_FILE, result)
