@@ -120,8 +120,21 @@ def test_evaluate_loads_its_model_once(evaluation_workspace, monkeypatch):
                            "tracking": {"enabled": False}})
     evaluate.main(params, ("wc",), worlds=(0,))
     assert len(loads) == 1  # sampled and greedy decoding share one load
-    result = json.loads((evaluation_workspace / "metrics" / "eval" / "wc" / "world-0.json").read_text())
+    metrics = evaluation_workspace / "metrics" / "eval" / "wc" / "world-0.json"
+    result = json.loads(metrics.read_text())
     assert {"pass@1", "greedy", "maj@2"} <= set(result) and result["problems"] == 6
+    # scored again (a stage rerun for another world): restored from the store, the model not even loaded
+    metrics.unlink()
+    evaluate.main(params, ("wc",), worlds=(0,))
+    assert len(loads) == 1 and json.loads(metrics.read_text()) == result
+    # another model in the same folder is another key: scored again
+    weights = evaluation_workspace / "models" / "base" / "wc" / "world-0" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes())  # the same bytes: the same key
+    evaluate.main(params, ("wc",), worlds=(0,))
+    assert len(loads) == 1
+    (weights.parent / "config.json").write_text((weights.parent / "config.json").read_text() + " ")
+    evaluate.main(params, ("wc",), worlds=(0,))
+    assert len(loads) == 2
 
 
 def test_evaluation_decodes_sampled_and_greedy_from_one_config():
@@ -148,6 +161,8 @@ def test_a_cell_runs_every_world_and_seed_of_the_study_in_one_stage(monkeypatch,
         monkeypatch.setattr(module, "apply_runtime", lambda runtime: "cpu")
         monkeypatch.setattr(module, "map_workers", inline)
     monkeypatch.setattr(evaluate, "score_one", lambda params, name, world, seed, device: ({"job": (name, world, seed)}, 1.0))
+    monkeypatch.setattr(evaluate, "stored_scores", lambda *args: tmp_path / "never-stored")  # the store's own test: above
+    monkeypatch.setattr(evaluate, "keep", lambda *args, **kwargs: None)
     monkeypatch.setattr(evaluate, "record_one", lambda params, name, world, seed, scores, seconds, threads:
                         evaluated.append((*scores["job"], threads)))
     evaluate.main(params, ("se-wc-verified",))
@@ -177,7 +192,7 @@ def test_a_cell_runs_every_world_and_seed_of_the_study_in_one_stage(monkeypatch,
                        ("se", "wc", 3, 4, "data/filter/wc/world-3.jsonl", True, 1, False)]
     # Two models: two processes, one thread each (runtime.threads 2); one model left to train: one process with
     # the thread count the whole cell decided (1), not both threads, so a member's bits do not depend on the others
-    assert pools == [(2, 2, 2), (1, 2, 1), (3, 2, 3), (2, 2, 2), (1, 1, 1)]
+    assert pools == [(2, 2, 2), (1, 2, 1), (3, 3, 3), (2, 2, 2), (1, 1, 1)]  # (3, 3, 3): evaluate, one thread each
     # one model on two data sources (the stage finetune@se): both cells' members side by side, each on its own data
     trained.clear()
     finetune.main(params, "se", ("wc", "se"), worlds=(3,))

@@ -1,9 +1,11 @@
-"""Finished models kept outside DVC's outputs, keyed by what decided their weights, so that a stage holding every
-world (bootstrap, finetune@MODEL) restores the members it already computed instead of recomputing them.
+"""Finished members kept outside DVC's outputs, keyed by what decided them, so that a stage holding every world
+restores the members it already computed instead of recomputing them: base models (bootstrap), finetuned models
+(finetune@MODEL, control@...), a model's test scores (evaluate-base, evaluate@MODEL, evaluate-control@...).
 
     key = store_key({"base": ..., "data": ..., "seed": 3}, threads=1, libraries=TRAINING_LIBRARIES)
     entry = MEMBER_STORE / "finetune" / "se-wc" / f"world-3-seed-0-{key}"
     kept = restore(entry, work / "best")        # the stored result, or None (then train, and keep(...))
+    keep(entry, {"seconds": 41.5}, source=work / "best")
 
 DVC deletes a stage's outputs before it runs the stage, so the store lives in data/resume/ (gitignored, like the
 resumable sample stores). A key covers the stage's own inputs plus what every member shares: the package's
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from computematch import paths
 from computematch.io import read_json, write_json
+from computematch.measure.codec import write_record
 from computematch.provenance import environment, source_digest
 
 MEMBER_STORE = paths.RESUME
@@ -36,18 +39,23 @@ def store_key(inputs: dict, threads: int, libraries: tuple[str, ...]) -> str:
     return hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def restore(entry: Path, target: Path) -> dict | None:
-    """Copy a whole stored member's folder to `target` and return its result (with `restored_from`), or None."""
+def restore(entry: Path, target: Path | None = None) -> dict | None:
+    """A stored member's result (with `restored_from`), its folder copied whole to `target`; None if not stored."""
     if not (entry / RESULT_FILE).exists():
         return None
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(entry / "model", target)
+    if target is not None:
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(entry / "model", target)
     return {**read_json(entry / RESULT_FILE), "restored_from": str(entry)}
 
 
-def keep(entry: Path, source: Path, result: dict) -> None:
-    """Store a finished member's folder and its result; the result file last, so the entry is whole or ignored."""
+def keep(entry: Path, result: dict, source: Path | None = None, record=None) -> None:
+    """Store a finished member: its folder (`source`), its record (measure.records, as `record.json`) and its result;
+    the result file last, so an entry is whole or ignored."""
     shutil.rmtree(entry, ignore_errors=True)
-    shutil.copytree(source, entry / "model")
+    if source is not None:
+        shutil.copytree(source, entry / "model")
+    if record is not None:
+        write_record(entry / "record.json", record)
     write_json(entry / RESULT_FILE, result)

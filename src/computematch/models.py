@@ -168,6 +168,17 @@ def weights_digest(model_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def model_digest(model_dir: str | Path) -> str:
+    """sha256 over what decides a model's outputs: its weights (weights_digest) and the small files beside them
+    (configuration, tokenizer, chat template), not its card: the same model restored or retrained has one digest."""
+    weights, _ = resolve_weights(model_dir)
+    digest = hashlib.sha256(weights_digest(weights).encode())
+    for path in sorted(p for p in weights.iterdir() if p.is_file() and p.name != CARD_FILE
+                       and p.suffix in {".json", ".txt", ".jinja", ".model"}):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def resolve_weights(model_dir: str | Path) -> tuple[Path, str | None]:
     """(directory holding the weights, GGUF file or None): a base model of a `load` spec points elsewhere."""
     model_dir = Path(model_dir)

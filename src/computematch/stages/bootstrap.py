@@ -142,7 +142,7 @@ def restore_or_pretrain(params: Params, members: list[tuple[str, int]], threads:
             if restored[index] is None:
                 card = record_model(params, role, world, staging, next(cards), threads)
                 if entry is not None:
-                    keep(entry, paths.base_model_dir(role, world), {"seconds": card["seconds"]})
+                    keep(entry, {"seconds": card["seconds"]}, source=paths.base_model_dir(role, world))
             else:
                 record_model(params, role, world, staging, read_json(staging / "card.json"), threads,
                              restored[index]["restored_from"])

@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections import defaultdict
 from dataclasses import replace
+from pathlib import Path
 
 from computematch import paths
 from computematch.names import member_name, parse_model_name, world_name
@@ -23,6 +24,8 @@ from computematch.greedy_checks import greedy_grades
 from computematch.measure.accuracy import accuracy_scores
 from computematch.measure.codec import to_json
 from computematch.measure.records import EvalRecord, FinetuneRecord, read_record, write_record
+from computematch.member_store import MEMBER_STORE, file_digest, keep, restore, store_key
+from computematch.models import model_digest
 from computematch.prompting import prompt_renderer
 from computematch.provenance import GRADING_LIBRARIES, MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
@@ -89,19 +92,49 @@ def record_one(params: Params, name: str, world: int, seed: int | None, scores: 
           + ", ".join(f"maj@{k} {value:.3f}" for k, value in result.majority.items()))
 
 
+def stored_scores(params: Params, name: str, world: int, seed: int | None, threads: int, device: str) -> Path:
+    """Where a model's scores are kept, keyed by what decides them: the model by content (model_digest), the world's
+    evaluation params, the test split and the few-shot corpus, the task, runtime and Ray params (member_store), so a
+    stage rerun for a new world does not score the other worlds' models again."""
+    inputs = {"model": model_digest(paths.model_dir(name, world, seed)), "evaluation": params.in_world(world).evaluation,
+              "test": file_digest(paths.split_file("test")), "corpus": file_digest(paths.split_file("corpus")),
+              "task": params.raw.get("task"), "runtime": params.raw.get("runtime"), "ray": params.raw.get("ray"),
+              "device": device}
+    key = store_key(inputs, threads, (*MODEL_LIBRARIES, *GRADING_LIBRARIES))
+    return MEMBER_STORE / "evaluate" / f"{model_label(name, world, seed).split('@')[1].replace('/', '-')}-{key}"
+
+
+def restore_or_score(params: Params, jobs: list[tuple], threads: int, processes: int, device: str):
+    """(scores, seconds) of every (name, world, seed) job, in order: restored from the store when its key is there,
+    else scored (side by side in `processes` workers of `threads` threads each, the count the whole stage decided)
+    and then stored."""
+    entries = [stored_scores(params, *job, threads, device) for job in jobs]
+    restored = [restore(entry) for entry in entries]
+    todo = [index for index, kept in enumerate(restored) if kept is None]
+    workers = max(1, min(processes, len(todo)))
+    runs = map_workers(score_one, [(params, *jobs[index], device) for index in todo], threads * workers, workers,
+                       EVALUATION_PRELOAD)
+    with contextlib.closing(runs):
+        for index, entry in enumerate(entries):
+            if restored[index] is None:
+                scores, seconds = next(runs)
+                keep(entry, {"seconds": seconds}, record=scores)
+                yield scores, seconds
+            else:
+                yield read_record(entry / "record.json", EvalRecord), restored[index]["seconds"]
+
+
 def main(params: Params, names: tuple[str, ...], worlds: tuple[int, ...] = (), seeds: tuple[int, ...] = ()) -> None:
     """`names`: base roles (one model per world) or cells (one per world and seed), in every world and seed of
     the study or those given, side by side in worker processes on a CPU (runtime.worker_processes) when the model
-    runs in this process."""
+    runs in this process. A model already scored with the same inputs is restored from data/resume/evaluate/."""
     device = apply_runtime(params.runtime)
     jobs = [(name, world, None if parse_model_name(name)[1] is None else seed) for name in names
             for world in worlds or params.study.worlds for seed in seeds or params.study.seeds]
     jobs = list(dict.fromkeys(jobs))  # a base model is one per world, whatever the seeds
     in_process = params.evaluation.backend == "transformers" and params.ray.workers == 1  # no engine of its own
     processes = worker_processes(params.runtime, len(jobs), device, in_process)
-    threads = threads_per_process(params.runtime.threads, processes)  # what each metrics file records
-    runs = map_workers(score_one, [(params, *job, device) for job in jobs], params.runtime.threads, processes,
-                       EVALUATION_PRELOAD)
-    with contextlib.closing(runs) as results:
+    threads = threads_per_process(params.runtime.threads, processes)  # decided by the whole stage: same bits
+    with contextlib.closing(restore_or_score(params, jobs, threads, processes, device)) as results:
         for job, (scores, seconds) in zip(jobs, results):
             record_one(params, *job, scores, seconds, threads)

@@ -191,7 +191,7 @@ def restore_or_train(params: Params, role: str, members: list[tuple[str, int, in
         for index, (store, work) in enumerate(zip(stores, works)):
             if index in todo:
                 result, seconds = next(trained)
-                keep(store, work / "best", {"result": result, "seconds": seconds})
+                keep(store, {"result": result, "seconds": seconds}, source=work / "best")
             else:
                 kept = restored[index]
                 result, seconds = {**kept["result"], "restored_from": kept["restored_from"]}, kept["seconds"]
