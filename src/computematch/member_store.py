@@ -26,6 +26,7 @@ from computematch.provenance import environment, source_digest
 
 MEMBER_STORE = paths.RESUME
 RESULT_FILE = "result.json"  # written last: an entry without it is unfinished and ignored
+RECORD_FILE = "record.json"  # a member's record (measure.records), when it has one
 
 
 def file_digest(path: Path) -> str:
@@ -51,11 +52,11 @@ def restore(entry: Path, target: Path | None = None) -> dict | None:
 
 
 def keep(entry: Path, result: dict, source: Path | None = None, record=None) -> None:
-    """Store a finished member: its folder (`source`), its record (measure.records, as `record.json`) and its result;
+    """Store a finished member: its folder (`source`), its record (measure.records, as RECORD_FILE) and its result;
     the result file last, so an entry is whole or ignored."""
     shutil.rmtree(entry, ignore_errors=True)
     if source is not None:
         shutil.copytree(source, entry / "model")
     if record is not None:
-        write_record(entry / "record.json", record)
+        write_record(entry / RECORD_FILE, record)
     write_json(entry / RESULT_FILE, result)

@@ -24,7 +24,7 @@ from computematch.greedy_checks import greedy_grades
 from computematch.measure.accuracy import accuracy_scores
 from computematch.measure.codec import to_json
 from computematch.measure.records import EvalRecord, FinetuneRecord, read_record, write_record
-from computematch.member_store import MEMBER_STORE, file_digest, keep, restore, store_key
+from computematch.member_store import MEMBER_STORE, RECORD_FILE, file_digest, keep, restore, store_key
 from computematch.models import model_digest
 from computematch.prompting import prompt_renderer
 from computematch.provenance import GRADING_LIBRARIES, MODEL_LIBRARIES, environment
@@ -58,12 +58,17 @@ def model_label(name: str, world: int, seed: int | None) -> str:
     return f"evaluate@{member_name(name, world, seed)}"
 
 
+def file_label(name: str, world: int, seed: int | None) -> str:
+    """The model's label as a file name: wc-world-0, se-wc-world-0-seed-0 (its stores' names)."""
+    return model_label(name, world, seed).split("@")[1].replace("/", "-")
+
+
 def score_one(params: Params, name: str, world: int, seed: int | None, device: str) -> tuple[EvalRecord, float]:
     """One model's scores (a base role, or one member of a cell) and their seconds: what a worker runs. The
     evaluation seed is the world's (Params.in_world)."""
     config, model_dir = params.in_world(world).evaluation, paths.model_dir(name, world, seed)
     task, problems = load_task(params.task), read_split("test")
-    store_name = "eval-" + model_label(name, world, seed).split("@")[1].replace("/", "-")
+    store_name = "eval-" + file_label(name, world, seed)
     store = open_store(paths.RESUME, store_name, model_dir, config.backend, config.decoding())
     with backend_session(config.backend, model_dir, device, task.stop, params.runtime, params.ray) as backend:
         started = time.perf_counter()
@@ -101,7 +106,7 @@ def stored_scores(params: Params, name: str, world: int, seed: int | None, threa
               "task": params.raw.get("task"), "runtime": params.raw.get("runtime"), "ray": params.raw.get("ray"),
               "device": device}
     key = store_key(inputs, threads, (*MODEL_LIBRARIES, *GRADING_LIBRARIES))
-    return MEMBER_STORE / "evaluate" / f"{model_label(name, world, seed).split('@')[1].replace('/', '-')}-{key}"
+    return MEMBER_STORE / "evaluate" / f"{file_label(name, world, seed)}-{key}"
 
 
 def restore_or_score(params: Params, jobs: list[tuple], threads: int, processes: int, device: str):
@@ -121,7 +126,7 @@ def restore_or_score(params: Params, jobs: list[tuple], threads: int, processes:
                 keep(entry, {"seconds": seconds}, record=scores)
                 yield scores, seconds
             else:
-                yield read_record(entry / "record.json", EvalRecord), restored[index]["seconds"]
+                yield read_record(entry / RECORD_FILE, EvalRecord), restored[index]["seconds"]
 
 
 def main(params: Params, names: tuple[str, ...], worlds: tuple[int, ...] = (), seeds: tuple[int, ...] = ()) -> None:
