@@ -169,14 +169,17 @@ class AdaptiveRecord:
     """metrics/sample/wc-adaptive/world-W.json: the difficulty-aware WC arm's allocation and its FLOPs ledger."""
 
     KIND: ClassVar[str] = "adaptive"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2  # 2: k_reached, cap_used, matched (the arm raises k instead of failing)
 
-    k: int
-    cap: int
+    k: int  # adaptive.k
+    cap: int  # adaptive.cap
+    cap_used: int  # the cap applied: adaptive.cap, or S_WC when that is larger (adaptive.effective_cap)
+    k_reached: int  # the k the arm ended at: above adaptive.k when the budget outlasted every problem's k right answers
     uniform_samples_per_problem: int  # S_WC of the uniform arm whose FLOPs it matches
     target_flops: float  # the uniform WC arm's measured generated-token FLOPs
     flops: float  # what the adaptive arm's samples cost (2·P per generated token)
     flops_ratio: float
+    matched: bool  # flops within 2% of the target (False only when every problem is at the cap)
     rounds: int
     problems: int
     samples: int

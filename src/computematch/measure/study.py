@@ -19,8 +19,9 @@ from typing import Callable, TypeVar
 
 from computematch.measure.codec import from_json, to_json
 from computematch.measure.intervals import interval_verdict, over_worlds
-from computematch.measure.records import BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord
-from computematch.measure.study_records import (AdaptiveSummary, ArmsInterval, BaseSummary, Calibration, Comparison,
+from computematch.measure.records import (AdaptiveRecord, BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord,
+                                          JudgeRecord)
+from computematch.measure.study_records import (AdaptiveOutcome, AdaptiveSummary, ArmsInterval, BaseSummary, Calibration, Comparison,
                                                 DataSummary, Gain, Headline, Interval, ModelAccuracy, Paired,
                                                 StudySummary, WorldCalibration)
 from computematch.names import ADAPTIVE, ARMS, CONTROL_SIDES, CONTROLS, SETUPS, cell_name
@@ -37,13 +38,15 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class StudyMetrics:
     """Every metrics record the report reads, keyed by what it is about: bases[(role, world)], data[(arm, world)],
-    judges[(arm, world)], evals[(name, world, seed)] (seed None for a base model), finetunes[(cell, world, seed)]."""
+    judges[(arm, world)], evals[(name, world, seed)] (seed None for a base model), finetunes[(cell, world, seed)],
+    allocations[world] (the adaptive arm's)."""
 
     bases: dict[tuple, BaseModelRecord] = field(default_factory=dict)
     data: dict[tuple, DataRecord] = field(default_factory=dict)
     evals: dict[tuple, EvalRecord] = field(default_factory=dict)
     finetunes: dict[tuple, FinetuneRecord] = field(default_factory=dict)
     judges: dict[tuple, JudgeRecord] = field(default_factory=dict)
+    allocations: dict[int, AdaptiveRecord] = field(default_factory=dict)
 
 
 def _average_json(values: list) -> object:
@@ -204,7 +207,10 @@ def adaptive_summary(metrics: StudyMetrics, worlds) -> AdaptiveSummary | None:
            for key in ("coverage", "diversity", "fpr", "flops", "mean_samples_per_problem")},
         samples_by_difficulty=by_level(lambda record, level: record.samples_by_difficulty.get(level)),
         coverage_by_difficulty=by_level(lambda record, level: record.by_difficulty[level].coverage
-                                        if level in record.by_difficulty else None))
+                                        if level in record.by_difficulty else None),
+        outcomes={str(w): AdaptiveOutcome(k_reached=a.k_reached, cap_used=a.cap_used, flops_ratio=a.flops_ratio,
+                                          matched=a.matched, stopped=a.stopped)
+                  for w, a in metrics.allocations.items() if w in worlds})
 
 
 HEADLINE_DATA = ("coverage", "coverage_at_1", "diversity", "fpr", "flops")

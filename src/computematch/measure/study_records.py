@@ -58,6 +58,18 @@ class Paired:
 
 
 @record
+class AdaptiveOutcome:
+    """One world's adaptive allocation (records.AdaptiveRecord): the k it ended at, the cap it applied, its FLOPs
+    over the uniform arm's, whether that is within 2%, and the problems by why they stopped."""
+
+    k_reached: int
+    cap_used: int
+    flops_ratio: float
+    matched: bool
+    stopped: dict[str, int]
+
+
+@record
 class AdaptiveSummary:
     """The difficulty-aware WC arm beside the uniform WC arm, over worlds (first: adaptive, second: uniform), and
     by difficulty level the samples each of the three arms spends and the coverage it reaches."""
@@ -69,6 +81,7 @@ class AdaptiveSummary:
     mean_samples_per_problem: Paired
     samples_by_difficulty: dict[str, dict[str, Interval | None]]  # level -> arm (wc, se, wc-adaptive) -> interval
     coverage_by_difficulty: dict[str, dict[str, Interval | None]]
+    outcomes: dict[str, AdaptiveOutcome]  # world -> its allocation's outcome
 
 
 @record
@@ -124,7 +137,8 @@ class StudySummary:
     """metrics/study.json: every number the study reports, over worlds."""
 
     KIND: ClassVar[str] = "study"
-    VERSION: ClassVar[int] = 4  # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1; 4: adaptive
+    # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1; 4: adaptive; 5: adaptive outcomes
+    VERSION: ClassVar[int] = 5
 
     version: int = VERSION
     metric: str

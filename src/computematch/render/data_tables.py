@@ -139,6 +139,23 @@ def guess_reference(data: DataRecord) -> str:
             f"{pct(reference.coverage)}% of the time ({pct(min(levels))}–{pct(max(levels))}% by level)")
 
 
+def allocation_lines(adaptive) -> list[str]:
+    """Each world's allocation: the k it ended at (above adaptive.k when WC solved its problems before the budget was
+    spent), its FLOPs over the uniform arm's, the problems by why they stopped; a budget it could not spend said so."""
+    if not adaptive.outcomes:
+        return []
+    lines = ["Allocation by world: " + "; ".join(
+        f"world {w}: k {o.k_reached}, cap {o.cap_used}, {o.flops_ratio:.4f} of uniform WC's FLOPs ("
+        + ", ".join(f"{n} at {reason}" for reason, n in o.stopped.items()) + ")" for w, o in adaptive.outcomes.items())
+        + "."]
+    short = [w for w, o in adaptive.outcomes.items() if not o.matched]
+    if short:
+        lines.append(f"**World {', '.join(short)}: the adaptive arm spent less than 98% of the uniform arm's FLOPs** "
+                     "(every problem at the cap, or one sample more than 2% of the budget): the comparison there is not "
+                     "at matched compute.")
+    return [*lines, ""]
+
+
 def adaptive_table(study: StudySummary) -> list[str]:
     """The difficulty-aware WC arm beside the uniform arms: overall with intervals over worlds, and by level the
     samples each arm spent per problem and the coverage it reached (means over worlds)."""
@@ -148,7 +165,7 @@ def adaptive_table(study: StudySummary) -> list[str]:
     lines = ["### Beyond the paper: WC samples allocated by difficulty", "",
              "Each problem sampled until it has `adaptive.k` right final answers or `adaptive.cap` samples (DART-Math), "
              "from the uniform WC arm's own per-sample streams, until the arm has spent the uniform WC arm's measured "
-             "FLOPs.", "",
+             "FLOPs; when every problem stops first, k rises by one, hardest problems first, until it has.", "",
              f"| quantity (95% CI over {len(study.worlds)} worlds) | adaptive WC | uniform WC | adaptive − uniform |",
              "|---|---|---|---|"]
     for key, label, scale, digits in (("coverage", "coverage (%)", 100, 2), ("diversity", "diversity", 1, 2),
@@ -157,6 +174,7 @@ def adaptive_table(study: StudySummary) -> list[str]:
         row = getattr(adaptive, key)
         lines.append(f"| {label} | {scaled(row.first, scale, digits, False)} | {scaled(row.second, scale, digits, False)} "
                      f"| {scaled(row.difference, scale, digits)} |")
+    lines += ["", *allocation_lines(adaptive)]
     arms = ("wc", "se", "wc-adaptive")
     names = {"wc": "WC", "se": "SE", "wc-adaptive": "adaptive WC"}
     lines += ["", "| difficulty | " + " | ".join(f"samples / problem {names[a]}" for a in arms) + " | "

@@ -15,7 +15,7 @@ from dataclasses import replace
 from statistics import mean
 
 from computematch import paths
-from computematch.adaptive import Allocation, allocate, check_cap
+from computematch.adaptive import Allocation, allocate, effective_cap
 from computematch.budget import card_parameters, generated_flops
 from computematch.config import Params
 from computematch.io import read_jsonl, write_jsonl
@@ -66,8 +66,10 @@ def adaptive_record(problems, allocation: Allocation, counts: dict, k: int, cap:
     for reason in allocation.stopped.values():
         stopped[reason] += 1
     return AdaptiveRecord(
-        k=k, cap=cap, uniform_samples_per_problem=uniform_samples, target_flops=allocation.target, flops=allocation.flops,
-        flops_ratio=allocation.flops / allocation.target, rounds=allocation.rounds, problems=len(problems),
+        k=k, cap=cap, cap_used=effective_cap(cap, uniform_samples), k_reached=allocation.k_reached,
+        uniform_samples_per_problem=uniform_samples, target_flops=allocation.target, flops=allocation.flops,
+        flops_ratio=allocation.flops / allocation.target, matched=allocation.matched, rounds=allocation.rounds,
+        problems=len(problems),
         samples=len(allocation.records), reused=counts["reused"], stored=counts["stored"], drawn=counts["drawn"],
         stopped=dict(stopped), max_samples_per_problem=max(allocation.samples.values()),
         samples_by_difficulty={str(level): mean(n) for level, n in sorted(levels.items())},
@@ -84,7 +86,7 @@ def main(params: Params, worlds: tuple[int, ...] = ()) -> None:
 def adaptive_world(params: Params, world: int) -> None:
     config, model_dir = params.in_world(world).sampling, paths.base_model_dir("wc", world)
     uniform_samples = read_record(paths.metrics_file("sample", "wc", world), SampleRecord).samples_per_problem
-    check_cap(params.adaptive.cap, uniform_samples)
+    cap = effective_cap(params.adaptive.cap, uniform_samples)
     parameters = card_parameters(load_card(model_dir), params.budget.param_count)
     task, problems = load_task(params.task), read_split("train")
     render, name = prompt_renderer(params.task, model_dir), f"adaptive@{world_name(world)}"
@@ -96,7 +98,7 @@ def adaptive_world(params: Params, world: int) -> None:
         tracker.log_sections(adaptive=params.adaptive, sampling=config, ray=params.ray)
         started = time.perf_counter()
         allocation, counts = adaptive_samples(problems, task, prompts, read_jsonl(paths.samples_file("wc", world)),
-                                              parameters, params.adaptive.k, params.adaptive.cap, backend,
+                                              parameters, params.adaptive.k, cap, backend,
                                               config.decoding, store, config.batch_size)
         invariant = (batch_invariant(backend, config.decoding, [Request(pid, 0, prompts[pid]) for pid in prompts])
                      if counts["drawn"] else None)
@@ -107,7 +109,9 @@ def adaptive_world(params: Params, world: int) -> None:
         record = replace(record, environment=environment(params.runtime.threads, config.backend, MODEL_LIBRARIES))
         write_record(paths.metrics_file("sample", ADAPTIVE, world), record)
         tracker.log_metrics({"flops": record.flops, "flops_ratio": record.flops_ratio, "samples": record.samples,
-                             "drawn": record.drawn, "rounds": record.rounds})
+                             "drawn": record.drawn, "rounds": record.rounds, "k_reached": record.k_reached})
     print(f"{name}: {record.samples} samples ({record.reused} the uniform arm's, {record.drawn} drawn now), "
-          f"{record.rounds} rounds, FLOPs {record.flops:.3e} = {record.flops_ratio:.4f} of uniform WC's; stopped "
+          f"{record.rounds} rounds, FLOPs {record.flops:.3e} = {record.flops_ratio:.4f} of uniform WC's"
+          + ("" if record.matched else " (below 98%: every problem at the cap, or one sample above 2% of the budget)")
+          + f"; k {record.k} (reached {record.k_reached}), cap {record.cap_used}; stopped "
           + ", ".join(f"{n} at {reason}" for reason, n in record.stopped.items()))

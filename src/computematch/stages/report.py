@@ -8,7 +8,7 @@ from __future__ import annotations
 from computematch import paths
 from computematch.config import Params
 from computematch.measure.codec import to_json
-from computematch.measure.records import (BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord,
+from computematch.measure.records import (AdaptiveRecord, BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord,
                                           read_record, write_record)
 from computematch.measure.study_records import Headline
 from computematch.measure.study import StudyMetrics, averaged
@@ -46,7 +46,8 @@ def read_study(params: Params) -> StudyMetrics:
         judges=present("judge", JudgeRecord, [(arm, w) for arm in ARMS for w in worlds]),
         evals={**{(role, w, None): read_record(paths.metrics_file("eval", role, w), EvalRecord)
                   for role in roles for w in worlds}, **present("eval", EvalRecord, members)},
-        finetunes=present("finetune", FinetuneRecord, members))
+        finetunes=present("finetune", FinetuneRecord, members),
+        allocations={key[1]: record for key, record in present("sample", AdaptiveRecord, [(ADAPTIVE, w) for w in worlds]).items()})
 
 
 def main(params: Params) -> None:
