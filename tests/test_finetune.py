@@ -55,21 +55,34 @@ def test_registry_round_trip(tiny_model_dir, tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM
 
     from computematch.config import parse_params
+    from computematch.names import describe_cell
     from computematch.tracking import stage_run
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     params = parse_params({"models": {"wc": {"load": "x"}, "se": {"load": "y"}},
                            "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "t"}})
-    with stage_run(params, "finetune@se-wc", root=tmp_path) as tracker:
-        registration = tracker.register_model(tiny_model_dir, "computematch-se-on-wc", {"data_source": "wc"})
-        tracker.annotate(registration, {"test_pass@1": 0.5}, {"evaluated_by": "me"})
-    assert str(registration["version"]) == "1"
-    local = mlflow.artifacts.download_artifacts("models:/computematch-se-on-wc/1", dst_path=str(tmp_path / "back"))
+    registrations = []
+    for _ in range(2):  # world 0 seed 0 registered twice (a later experiment): the alias follows the newest
+        with stage_run(params, "finetune@se-wc", root=tmp_path) as trainer:
+            registrations.append(trainer.register_model(tiny_model_dir, "computematch-se-on-wc", {"data_source": "wc"},
+                                                        alias="world-0-seed-0", description=describe_cell("se", "wc")))
+    with stage_run(params, "evaluate@se-wc", root=tmp_path) as evaluator:
+        evaluator.log_metrics({"test_pass@1": 0.5})
+        evaluator.annotate(registrations[1], {"test_pass@1": 0.5}, {"evaluated_by": evaluator.run_id})
+    assert [str(r["version"]) for r in registrations] == ["1", "2"]
+    local = mlflow.artifacts.download_artifacts("models:/computematch-se-on-wc@world-0-seed-0",
+                                                dst_path=str(tmp_path / "back"))
     model = AutoModelForCausalLM.from_pretrained(local)
-    assert model.config.hidden_size == 16
-    version = mlflow.tracking.MlflowClient().get_model_version("computematch-se-on-wc", "1")
+    assert model.config.hidden_size == 16 and Path(local).joinpath("config.json").exists()
+    client = mlflow.tracking.MlflowClient()
+    assert str(client.get_model_version_by_alias("computematch-se-on-wc", "world-0-seed-0").version) == "2"
+    assert client.get_registered_model("computematch-se-on-wc").description == \
+        "SE (the stronger-expensive model) finetuned on WC data: all compute-matched samples with a right final answer"
+    version = client.get_model_version("computematch-se-on-wc", "2")
     assert version.tags["data_source"] == "wc" and version.tags["test_pass_at_1"] == "0.5"
-    assert Path(local).joinpath("config.json").exists()
+    trained = client.get_run(registrations[1]["run_id"])  # the test metric on the evaluation run only
+    assert "test_pass_at_1" not in trained.data.metrics
+    assert trained.data.tags["computematch.evaluated_by"] == evaluator.run_id
 
 
 def test_runs_carry_their_world_tags_and_the_experiment_opens_on_its_runs(tmp_path, monkeypatch):
@@ -80,7 +93,7 @@ def test_runs_carry_their_world_tags_and_the_experiment_opens_on_its_runs(tmp_pa
     from mlflow.tracking import MlflowClient
 
     from computematch.config import parse_params
-    from computematch.tracking import stage_run
+    from computematch.tracking import experiment_link, model_tags, stage_run
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -88,7 +101,7 @@ def test_runs_carry_their_world_tags_and_the_experiment_opens_on_its_runs(tmp_pa
                            "tracking": {"uri": uri, "experiment": "t"}})
     for world in (0, 1):
         with stage_run(params, f"evaluate@se-wc/world-{world}/seed-0", root=tmp_path,
-                       tags={"world": world, "model": "se", "data": "wc", "seed": 0}) as tracker:
+                       tags=model_tags(world, "se", "wc", 0)) as tracker:
             tracker.log_metrics({"test_pass@1": 0.5})
             time.sleep(0.6)
     client = MlflowClient(uri)
@@ -101,3 +114,9 @@ def test_runs_carry_their_world_tags_and_the_experiment_opens_on_its_runs(tmp_pa
     assert {key for r in stages for key in r.data.metrics} == {"test_pass_at_1"}  # one key for one quantity
     assert {(r.data.tags["computematch.model"], r.data.tags["computematch.data"]) for r in stages} == {("se", "wc")}
     assert parent.info.end_time - parent.info.start_time >= 1000
+    assert {r.data.tags["computematch.arm"] for r in stages} == {"wc"}
+    assert model_tags(0, "se") == {"world": 0, "model": "se", "data": "none", "arm": "none", "seed": "none"}
+    assert model_tags(1, "se", "wc-verified", 0)["arm"] == "wc"
+    assert experiment_link(params.tracking, tmp_path) == (
+        f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000, then open "
+        f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}?workflowType=machine_learning")

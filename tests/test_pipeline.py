@@ -208,17 +208,27 @@ def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(work
     # One key per quantity across runs, the study's headline on the parent, and tags to group by
     assert "data.coverage.wc" in parents[0].data.metrics and "gain.SE-LM.mean" in parents[0].data.metrics
     assert parents[0].info.end_time - parents[0].info.start_time > 10_000  # it spans the stages, not 7 ms
-    evaluated = [r for r in stages if r.data.tags["computematch.stage"].startswith("evaluate@")]
-    assert {key for r in evaluated for key in r.data.metrics} == {"test_pass_at_1", "test_greedy", "test_maj_at_2"}
+    evaluated = [r for r in stages if r.data.tags["computematch.stage"].startswith(("evaluate@", "evaluate-base@"))]
+    scores = {"test_pass_at_1", "test_greedy", "test_maj_at_2"}
+    assert {key for r in evaluated for key in r.data.metrics} == scores
+    # the test scores on the evaluation runs alone; the same five tags on every run that trains or evaluates a model
+    assert not any(scores & set(r.data.metrics) for r in stages if r not in evaluated)
+    models = [r for r in stages if r.data.tags["computematch.stage"].split("@")[0]
+              in ("bootstrap", "finetune", "evaluate", "evaluate-base")]
+    assert all({f"computematch.{k}" for k in ("world", "model", "data", "arm", "seed")} <= set(r.data.tags) for r in models)
+    assert {(r.data.tags["computematch.data"], r.data.tags["computematch.arm"]) for r in models
+            if r.data.tags["computematch.model"] == "student"} == {("none", "none"), ("wc", "wc"), ("se", "se"),
+                                                                  ("wc-matched", "wc")}
     assert {(r.data.tags["computematch.world"], r.data.tags["computematch.data"]) for r in evaluated
-            if r.data.tags["computematch.model"] == "se"} == {("0", "wc"), ("0", "se"), ("1", "wc"), ("1", "se")}
+            if r.data.tags["computematch.model"] == "se"} == {(w, d) for w in "01" for d in ("wc", "se", "none")}
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     registered = {m.name for m in client.search_registered_models()}
     assert registered == {f"computematch-{m}-on-{d}" for m in ("student", "wc", "se") for d in ("wc", "se")} | {
         "computematch-student-on-wc-matched"}
     assert {v.tags["world"] for v in client.search_model_versions("name='computematch-se-on-wc'")} == {"0", "1"}
-    version = client.get_model_version("computematch-se-on-wc", "1")
-    assert version.tags["data_source"] == "wc" and "test_pass_at_1" in version.tags
+    version = client.get_model_version_by_alias("computematch-se-on-wc", "world-1-seed-0")
+    assert version.tags["data_source"] == "wc" and version.tags["world"] == "1" and "test_pass_at_1" in version.tags
+    assert client.get_registered_model("computematch-se-on-wc").description.startswith("SE (the stronger-expensive")
     assert version.source.startswith("mlflow-artifacts:/")  # proxied: the client never touched the server's disk
     mlflow.set_tracking_uri(mlflow_server)
     downloaded = mlflow.artifacts.download_artifacts("models:/computematch-se-on-wc/1", dst_path=str(tmp_path))
@@ -368,6 +378,46 @@ def test_second_repro_does_nothing(workspace):
     root, env, _ = workspace
     log = _run(["dvc", "repro"], root, env)
     assert "Running stage" not in log
+
+
+def test_a_queued_sweep_completes_every_experiment_and_shares_the_repositorys_stores(workspace, mlflow_server,
+                                                                                     tmp_path):
+    """DVC's grid syntax queues one experiment per value; `dvc queue start` runs them in temporary copies of the
+    repository. They reuse its finished samples (and leave theirs), log to the same MLflow store, and
+    `dvc exp show --only-changed` lists them with their headline. In a copy: the stores of the tests below stay
+    their own."""
+    import csv
+    import io
+
+    from mlflow.tracking import MlflowClient
+
+    source, env, _ = workspace
+    root = tmp_path / "sweep"
+    shutil.copytree(source, root, symlinks=True)
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "the study's results", "--allow-empty"], root, env)
+    queued = _run(["dvc", "exp", "run", "--queue", "-S", "budget.ratio=2,3"], root, env)
+    names = re.findall(r"Queued experiment '([\w-]+)'", queued)
+    assert len(names) == 2, queued
+    _run(["dvc", "queue", "start"], root, env)
+    deadline = time.monotonic() + 900
+    while re.search(r"\b(Queued|Running)\b", status := _run(["dvc", "queue", "status"], root, env)):
+        assert time.monotonic() < deadline, status
+        time.sleep(5)
+    assert all(re.search(rf"{name}\s.*Success", status) for name in names), status
+    for name in names:  # SE's samples came from the repository's store: none drawn twice
+        log = _run(["dvc", "queue", "logs", name], root, env)
+        assert re.search(r"sample@se/world-0: S=2 \(ratio 1.000\), 32 samples \(0 drawn now", log), log[-3000:]
+    assert all(name in _run(["dvc", "exp", "show", "--only-changed", "--csv"], root, env) for name in names)
+    table = list(csv.DictReader(io.StringIO(_run(["dvc", "exp", "show", "--csv"], root, env))))
+    swept = {row["budget.ratio"]: row for row in table if row["Experiment"] in names}
+    assert set(swept) == {"2", "3"} and all(row["gain.SE-LM.mean"] for row in swept.values())
+    assert swept["2"]["data.flops.wc"] != swept["3"]["data.flops.wc"]
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("computematch-test")
+    for name in names:  # the temporary copies logged to the study's MLflow store, grouped under their names
+        runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.`dvc.exp_name` = '{name}'")
+        assert any(r.data.tags["computematch.stage"].startswith("finetune@se-wc") for r in runs)
 
 
 def test_exp_run_with_a_new_ratio_reruns_only_the_wc_side(workspace):

@@ -117,3 +117,25 @@ def test_cards_and_metrics_say_what_produced_them():
     assert env["threads"] == 1 and env["torch"] and env["transformers"] and env["trl"] and env["math-verify"]
     assert env["cpu"] and "vllm" not in env
     assert yaml.safe_load(yaml.safe_dump(env)) == env  # plain values, safe in JSON and YAML
+
+
+def test_a_queued_experiments_temporary_copy_uses_its_repositorys_stores():
+    from computematch.paths import repository
+
+    assert repository(Path("/home/me/study/.dvc/tmp/exps/tmpq1w2e3r4")) == Path("/home/me/study")
+    assert repository(Path("/home/me/study/.dvc/tmp/exps/tmpq1w2e3r4/data")) == Path("/home/me/study")
+    assert repository(Path("/home/me/study")) is None
+
+
+def test_a_member_stored_twice_is_kept_whole_once(tmp_path):
+    from computematch.io import read_json
+    from computematch.member_store import RESULT_FILE, keep
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"w")
+    entry = tmp_path / "store" / "member-abc"
+    keep(entry, {"first": True}, model)
+    keep(entry, {"first": False}, model)  # a second run with the same key: the stored entry stays
+    assert read_json(entry / RESULT_FILE) == {"first": True} and (entry / "model" / "weights.bin").exists()
+    assert [p.name for p in entry.parent.iterdir()] == ["member-abc"]  # no staging left behind

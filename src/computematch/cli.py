@@ -160,6 +160,17 @@ def report(params_path: str) -> None:
 
 
 @cli.command()
+@PARAMS_OPTION
+def mlflow(params_path: str) -> None:
+    """Print the link that opens the study's MLflow training runs (and, for a local store, the UI command)."""
+    from computematch.tracking import experiment_link
+
+    params = _params(params_path)
+    link = experiment_link(params.tracking)
+    click.echo(link or f"no MLflow experiment {params.tracking.experiment!r} yet (or tracking.enabled: false)")
+
+
+@cli.command()
 @click.option("--world", default=0, show_default=True, type=click.IntRange(min=0), help="Whose base models.")
 @PARAMS_OPTION
 def budget(world: int, params_path: str) -> None:

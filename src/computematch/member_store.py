@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -54,9 +55,15 @@ def restore(entry: Path, target: Path | None = None) -> dict | None:
 def keep(entry: Path, result: dict, source: Path | None = None, record=None) -> None:
     """Store a finished member: its folder (`source`), its record (measure.records, as RECORD_FILE) and its result;
     the result file last, so an entry is whole or ignored."""
-    shutil.rmtree(entry, ignore_errors=True)
+    staging = entry.with_name(f"{entry.name}.staging-{os.getpid()}")  # renamed whole: a store two runs share
+    shutil.rmtree(staging, ignore_errors=True)
     if source is not None:
-        shutil.copytree(source, entry / "model")
+        shutil.copytree(source, staging / "model")
     if record is not None:
-        write_record(entry / RECORD_FILE, record)
-    write_json(entry / RESULT_FILE, result)
+        write_record(staging / RECORD_FILE, record)
+    write_json(staging / RESULT_FILE, result)
+    if (entry / RESULT_FILE).exists():  # another run stored the same member meanwhile: same key, same content
+        shutil.rmtree(staging)
+        return
+    shutil.rmtree(entry, ignore_errors=True)  # an unfinished entry of a killed run
+    os.replace(staging, entry)

@@ -39,6 +39,20 @@ CONTROLS = {
 CONTROL_SIDES = {"adaptive": ("adaptive WC data better", "uniform WC data better")}
 
 
+ROLE_TITLES = {"student": "the student", "wc": "WC (the weaker-cheaper model)", "se": "SE (the stronger-expensive model)"}
+VARIANT_TITLES = {"": "all compute-matched samples with a right final answer",
+                  "verified": "only the solutions whose every step checks (no false positives)",
+                  "matched": "its first S_SE samples per problem (SE's sample count)",
+                  "low": "the paper's low budget", "adaptive": "samples allocated by difficulty at the same FLOPs"}
+
+
+def describe_cell(role: str, data: str) -> str:
+    """One line on what a finetuning cell is: 'SE (the stronger-expensive model) finetuned on WC data: all
+    compute-matched samples with a right final answer'. The registered model's description."""
+    arm, _, variant = data.partition("-")
+    return f"{ROLE_TITLES[role]} finetuned on {arm.upper()} data: {VARIANT_TITLES[variant]}"
+
+
 def arm_of(data_source: str) -> str:
     """The model a data source was sampled from: 'wc-verified' -> 'wc', 'wc-adaptive' -> 'wc'."""
     return data_source.split("-")[0]

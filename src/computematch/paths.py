@@ -12,8 +12,23 @@ from computematch.names import member_name, world_name
 DATA = Path("data")
 MODELS = Path("models")
 METRICS = Path("metrics")
+EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")  # where `dvc exp run --queue` / `--temp` copy the repository
 
-RESUME = DATA / "resume"  # resumable sample stores; not DVC outputs, gitignored
+
+def repository(start: Path | None = None) -> Path | None:
+    """The repository that queued this run when it runs in a DVC experiment's temporary copy
+    (<repo>/.dvc/tmp/exps/<id>/), else None. Its stores and local MLflow database are the ones to use: the copy
+    is deleted when the experiment ends."""
+    parts = (start or Path.cwd()).resolve().parts
+    for at in range(len(parts) - len(EXPERIMENT_WORKSPACES)):
+        if parts[at:at + len(EXPERIMENT_WORKSPACES)] == EXPERIMENT_WORKSPACES:
+            return Path(*parts[:at])
+    return None
+
+
+# Resumable sample stores and the member store (not DVC outputs, gitignored): the repository's own, also for a
+# queued experiment, so that it reuses every finished sample and member and leaves its own behind.
+RESUME = (repository() or Path()) / DATA / "resume"
 PREPARE_METRICS = METRICS / "prepare.json"  # split sizes, skipped source rows, decontamination counts
 
 

@@ -5,8 +5,10 @@
         tracker.log_metrics({"coverage": 0.9}, summary=True)
 
 Each model a stage trains, samples from or evaluates is one MLflow run (`finetune@se-wc/world-0/seed-0`), tagged
-with its world, model, data source and seed (`computematch.world`, ...) and logging each quantity under one key
-(`pass_at_1`, never `se-wc-0.pass_at_1`), so the UI's runs table has one column per quantity and groups by tag.
+with its world, model, data source, arm and seed (`computematch.world`, ...: the same five keys on every run that
+trains or evaluates a model, `model_tags`) and logging each quantity under one key (`pass_at_1`, never
+`se-wc-0.pass_at_1`), so the UI's runs table has one column per quantity and groups by tag. A model's test
+metrics (`test_*`) live on its evaluation run only, so averaging runs counts each model once.
 Runs nest (tag `mlflow.parentRunId`) under one parent run per pipeline configuration: the parent is found by the
 hash of all of params.yaml (and the DVC experiment name when `dvc exp run` sets one), so the stages of one
 `dvc repro` or `dvc exp run` group together; the report's headline numbers (`summary=True`) go on the parent,
@@ -23,9 +25,16 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from computematch import paths
 from computematch.config import Params, TrackingConfig
 from computematch.errors import TrackingError
+from computematch.names import arm_of
 
+NONE = "none"  # a base model's data source, arm and finetuning seed: it has none
+# The MLflow 3 UI opens an experiment on its GenAI overview unless the link asks for the training runs (the landing
+# view follows a per-browser switch whatever the experiment's kind tag says).
+RUNS_VIEW = "?workflowType=machine_learning"
+UI_PORT = 5000  # `mlflow ui`'s default port
 GROUP_TAG = "computematch.group"
 ROLE_TAG = "computematch.role"
 # The MLflow 3 UI opens an experiment without this tag on its GenAI overview ("No data").
@@ -60,15 +69,17 @@ class NullTracker:
 
     def set_tags(self, tags: dict) -> None: ...
 
-    def register_model(self, model_dir, name: str, tags: dict) -> dict | None:
+    def register_model(self, model_dir, name: str, tags: dict, alias: str | None = None,
+                       description: str | None = None) -> dict | None:
         return None
 
     def annotate(self, registration: dict | None, metrics: dict, tags: dict) -> None: ...
 
 
 def tracking_uri(config: TrackingConfig, root: Path | None = None) -> str:
-    """MLFLOW_TRACKING_URI, else tracking.uri, else a sqlite file in the repository root."""
-    root = Path(root or Path.cwd()).resolve()
+    """MLFLOW_TRACKING_URI, else tracking.uri, else a sqlite file in the repository root (the repository that
+    queued a `dvc exp run --queue` experiment, not its temporary copy: paths.repository)."""
+    root = Path(root or paths.repository() or Path.cwd()).resolve()
     return os.environ.get("MLFLOW_TRACKING_URI") or config.uri or f"sqlite:///{root / DEFAULT_STORE}"
 
 
@@ -91,6 +102,37 @@ def check_reachable(uri: str, timeout: float = PROBE_TIMEOUT_S) -> None:
         reason = getattr(error, "reason", None) or error
         raise TrackingError(f"tracking.uri: the MLflow server at {uri} is unreachable ({reason}); start it, fix "
                             "tracking.uri / MLFLOW_TRACKING_URI, or set tracking.enabled: false") from None
+
+
+def model_tags(world: int, model: str, data: str | None = None, seed: int | None = None) -> dict:
+    """The tags of every run that trains or evaluates a model, the same keys everywhere: a base model has data, arm
+    and seed 'none'; a finetuned one its data source, that source's arm (wc-matched -> wc) and study seed."""
+    return {"world": world, "model": model, "data": data or NONE, "arm": arm_of(data) if data else NONE,
+            "seed": NONE if seed is None else seed}
+
+
+def data_tags(world: int, data: str) -> dict:
+    """The tags of every run that samples, filters or judges a data source: the model it came from and its arm
+    (for 'wc-adaptive' both 'wc'), so a data run and the runs trained on that data filter by the same values."""
+    return {"world": world, "model": arm_of(data), "data": data, "arm": arm_of(data)}
+
+
+def experiment_link(config: TrackingConfig, root: Path | None = None) -> str | None:
+    """Where a person sees the study's training runs: the experiment's runs view on the tracking server, or, for a
+    local store, the `mlflow ui` command and the page it serves. None when tracking is off or nothing was logged."""
+    if not config.enabled:
+        return None
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(config, root)
+    experiment = MlflowClient(uri).get_experiment_by_name(config.experiment)
+    if experiment is None:
+        return None
+    page = f"#/experiments/{experiment.experiment_id}{RUNS_VIEW}"
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{page}"
+    return (f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}, then open "
+            f"http://127.0.0.1:{UI_PORT}/{page}")
 
 
 def mlflow_key(name: str) -> str:
@@ -152,36 +194,45 @@ class MlflowTracker:
 
         mlflow.set_tags(tags)
 
-    def register_model(self, model_dir, name: str, tags: dict) -> dict:
-        """Log `model_dir` as this run's `model` artifact and register it as a new version of `name`.
+    def register_model(self, model_dir, name: str, tags: dict, alias: str | None = None,
+                       description: str | None = None) -> dict:
+        """Log `model_dir` as this run's `model` artifact and register it as a new version of `name`, with
+        `description` on the registered model and `alias` (e.g. 'world-0-seed-0') moved onto this version.
 
         MLflow 3 cannot `register_model` a plainly logged folder (it leaves an empty registered model), so
         the version is created from the artifact URI directly. Load it back with
-        `mlflow.artifacts.download_artifacts("models:/<name>/<version>")`, then `from_pretrained`.
+        `mlflow.artifacts.download_artifacts("models:/<name>@<alias>")` (or `/<version>`), then `from_pretrained`.
         """
         import mlflow
         from mlflow.exceptions import MlflowException
 
         mlflow.log_artifacts(str(model_dir), artifact_path="model")
         try:
-            self.client.create_registered_model(name)
+            self.client.create_registered_model(name, description=description)
         except MlflowException as error:
             if "already exists" not in str(error).lower() and "RESOURCE_ALREADY_EXISTS" not in str(error):
                 raise
-        source = f"{mlflow.get_run(self.run_id).info.artifact_uri}/model"
-        version = self.client.create_model_version(name, source=source, run_id=self.run_id,
-                                                   tags={mlflow_key(k): str(v) for k, v in tags.items()})
-        return {"name": name, "version": version.version, "run_id": self.run_id}
+            if description:
+                self.client.update_registered_model(name, description=description)
+        run = mlflow.get_run(self.run_id)
+        provenance = {key: run.data.tags[key] for key in ("computematch.params_hash", "dvc.exp_name", "git.commit")
+                      if key in run.data.tags}
+        version = self.client.create_model_version(
+            name, source=f"{run.info.artifact_uri}/model", run_id=self.run_id,
+            tags={**{mlflow_key(k): str(v) for k, v in tags.items()}, **provenance},
+            description=f"{alias or name}, trained by run {self.run_id}")
+        if alias:  # an alias names one version: this world and seed's newest registration
+            self.client.set_registered_model_alias(name, alias, version.version)
+        return {"name": name, "version": version.version, "run_id": self.run_id, "alias": alias}
 
     def annotate(self, registration: dict | None, metrics: dict, tags: dict) -> None:
-        """Add evaluation results to a registered version and to the run that trained it."""
+        """Write a model's evaluation onto its registered version (as version tags) and point the run that trained
+        it at this evaluation run (`computematch.evaluated_by`); the metrics themselves stay on this run alone."""
         if not registration:
             return
-        for key, value in _numeric(metrics).items():
-            self.client.log_metric(registration["run_id"], key, value)
+        for key, value in {**_numeric(metrics), **{mlflow_key(k): v for k, v in tags.items()}}.items():
             self.client.set_model_version_tag(registration["name"], registration["version"], key, str(value))
-        for key, value in tags.items():
-            self.client.set_model_version_tag(registration["name"], registration["version"], mlflow_key(key), str(value))
+        self.client.set_tag(registration["run_id"], "computematch.evaluated_by", self.run_id)
 
 
 def _experiment_id(client, name: str, uri: str, root: Path) -> str:
@@ -218,7 +269,7 @@ def stage_run(params: Params, stage: str, root: Path | None = None,
     if not config.enabled:
         yield NullTracker()
         return
-    root = Path(root or Path.cwd()).resolve()
+    root = Path(root or paths.repository() or Path.cwd()).resolve()
     uri = tracking_uri(config, root)
     check_reachable(uri)
     for name, value in HTTP_LIMITS.items():

@@ -50,12 +50,16 @@ class SampleStore:
         return None  # absent, or drawn for a different prompt under the same id
 
     def append(self, records: Sequence[dict]) -> None:
+        """Whole lines, under an exclusive lock: queued experiments running side by side share a store."""
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        lines = "".join(json.dumps(record) + "\n" for record in records)
         with self.path.open("a") as handle:
-            for record in records:
-                handle.write(json.dumps(record) + "\n")
-                self.records[(record["problem_id"], record["sample_index"])] = record
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.write(lines)
             handle.flush()
+        self.records.update({(record["problem_id"], record["sample_index"]): record for record in records})
 
 
 def open_store(directory: Path, name: str, model_dir, backend: str, decoding: Decoding) -> SampleStore:

@@ -28,7 +28,7 @@ from computematch.runtime import apply_runtime
 from computematch.sampling import Request, backend_session
 from computematch.sampling.driver import SampleStore, batch_invariant, draw_requests, open_store, sample_records
 from computematch.splits import load_task, read_split
-from computematch.tracking import stage_run
+from computematch.tracking import data_tags, stage_run
 
 
 def adaptive_samples(problems, task, prompts: dict[str, str], uniform: list[dict], parameters: int, k: int, cap: int,
@@ -93,7 +93,7 @@ def adaptive_world(params: Params, world: int) -> None:
     prompts = {p.id: render(task.prompt(p)) for p in problems}
     # the uniform WC arm's own store: what either arm draws, the other reuses
     store = open_store(paths.RESUME, f"sample-wc-{world_name(world)}", model_dir, config.backend, config.decoding)
-    with stage_run(params, name, tags={"world": world, "model": "wc", "arm": ADAPTIVE}) as tracker, backend_session(
+    with stage_run(params, name, tags=data_tags(world, ADAPTIVE)) as tracker, backend_session(
             config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime, params.ray) as backend:
         tracker.log_sections(adaptive=params.adaptive, sampling=config, ray=params.ray)
         started = time.perf_counter()

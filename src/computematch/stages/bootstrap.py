@@ -28,7 +28,7 @@ from computematch.pretraining import pretrain_into
 from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
 from computematch.splits import load_task, read_split
-from computematch.tracking import stage_run
+from computematch.tracking import model_tags, stage_run
 
 SPLITS = ("corpus", "train", "val", "test")  # the built-in tokenizer's alphabet comes from all of them
 # What a pretraining worker needs, imported once by the process it forks from (runtime.map_workers).
@@ -85,7 +85,7 @@ def record_model(params: Params, role: str, world: int, staging: Path, card: dic
     if restored_from is None:
         card = {**card, "world": world, "environment": environment(threads, libraries=MODEL_LIBRARIES)}
         write_card(staging, card)
-    tags = {"world": world, "model": role, **({"restored_from": restored_from} if restored_from else {})}
+    tags = {**model_tags(world, role), **({"restored_from": restored_from} if restored_from else {})}
     with stage_run(params, f"bootstrap@{role}/{world_name(world)}", tags=tags) as tracker:
         tracker.log_sections(pretrain=params.in_world(world).pretrain, **{f"models.{role}": params.model(role)})
         replace_dir(staging, target)

@@ -32,7 +32,7 @@ from computematch.runtime import apply_runtime, map_workers, threads_per_process
 from computematch.sampling import backend_session
 from computematch.sampling.driver import SampleStore, draw_checked, open_store
 from computematch.splits import load_task, read_split
-from computematch.tracking import stage_run
+from computematch.tracking import model_tags, stage_run
 
 # What a model's worker process needs, imported once by the process it forks from (runtime.map_workers).
 EVALUATION_PRELOAD = ("torch", "transformers.modeling_utils", "transformers.generation")
@@ -82,7 +82,7 @@ def record_one(params: Params, name: str, world: int, seed: int | None, scores: 
     """One model's metrics file and MLflow run; a finetuned member's registered version is annotated too."""
     config, (role, data) = params.in_world(world).evaluation, parse_model_name(name)
     label = model_label(name, world, seed)
-    with stage_run(params, label, tags={"world": world, "model": role, "data": data, "seed": seed}) as tracker:
+    with stage_run(params, label, tags=model_tags(world, role, data, seed)) as tracker:
         tracker.log_params({"model": role, "data": data, "world": world, "seed": seed})
         tracker.log_sections(evaluation=config, ray=params.ray)
         result = replace(scores, seconds=round(seconds, 2),

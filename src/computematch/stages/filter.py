@@ -27,7 +27,7 @@ from computematch.models import load_card
 from computematch.provenance import GRADING_LIBRARIES, environment
 from computematch.splits import load_task, read_split
 from computematch.tasks import Problem, Task, normalize_solution
-from computematch.tracking import stage_run
+from computematch.tracking import data_tags, stage_run
 
 RECORD_FIELDS = {"problem_id": str, "sample_index": int, "completion": str, "completion_tokens": int}
 
@@ -166,7 +166,7 @@ def filter_world(params: Params, arm: str, world: int) -> None:
     decontamination = read_record(paths.PREPARE_METRICS, PrepareRecord).decontamination
     parameters = card_parameters(load_card(paths.base_model_dir(arm_of(arm), world)), params.budget.param_count)
     name = f"filter@{arm}/{world_name(world)}"
-    with stage_run(params, name, tags={"world": world, "arm": arm, "data": arm}) as tracker:
+    with stage_run(params, name, tags=data_tags(world, arm)) as tracker:
         datasets, record = filter_samples(task, problems, samples, planned, parameters, params.filter.dedup,
                                           str(paths.samples_file(arm, world)), arm, params.budget.se_samples,
                                           corpus or None)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from computematch import paths
 from computematch.budget import training_flops
-from computematch.names import PARADIGMS, arm_of, cell_name, member_name, world_name, world_seed
+from computematch.names import PARADIGMS, arm_of, cell_name, describe_cell, member_name, world_name, world_seed
 from computematch.config import Params
 from computematch.greedy_checks import greedy_accuracy
 from computematch.io import read_json, read_jsonl, replace_dir, staging_dir, write_json
@@ -36,7 +36,7 @@ from computematch.prompting import prompt_renderer
 from computematch.provenance import TRAINING_LIBRARIES, environment
 from computematch.runtime import apply_runtime, map_workers, threads_per_process, worker_processes
 from computematch.splits import load_task, read_split
-from computematch.tracking import stage_run
+from computematch.tracking import model_tags, stage_run
 
 # What a member's worker process needs, imported once by the process it forks from (runtime.map_workers).
 TRAINING_PRELOAD = ("torch", "transformers.modeling_utils", "trl.trainer.sft_trainer", "datasets")
@@ -138,8 +138,7 @@ def record_member(params: Params, role: str, data: str, world: int, seed: int, e
     target, sft = paths.finetuned_model_dir(cell, world, seed), paths.sft_file(data, world)
     quality = read_record(paths.metrics_file("sft", data, world), SftRecord)
     base_card = read_json(paths.base_model_dir(role, world) / "card.json")
-    tags = {"world": world, "model": role, "data": data, "seed": seed, "arm": arm_of(data)}
-    with stage_run(params, f"finetune@{member_name(cell, world, seed)}", tags=tags) as tracker:
+    with stage_run(params, f"finetune@{member_name(cell, world, seed)}", tags=model_tags(world, role, data, seed)) as tracker:
         tracker.log_params({"model": role, "data": data, "world": world, "seed": seed, "examples": examples})
         tracker.log_sections(finetune=params.finetune)
         dataset = {"dataset": str(sft), "dataset_sha256": file_digest(sft), "examples": examples,
@@ -150,7 +149,9 @@ def record_member(params: Params, role: str, data: str, world: int, seed: int, e
         write_json(work / "best" / "card.json", card)
         replace_dir(work / "best", target)
         log_curves(tracker, card)
-        registration = tracker.register_model(target, registered_name(role, data), registry_tags(card, quality))
+        registration = tracker.register_model(target, registered_name(role, data), registry_tags(card, quality),
+                                              alias=f"{world_name(world)}-seed-{seed}",
+                                              description=describe_cell(role, data))
         summary = finetune_summary(card)
         tracker.log_metrics({k: v for k, v in to_json(summary).items() if k not in ("registered", "environment")})
         write_record(paths.metrics_file("finetune", cell, world, seed),

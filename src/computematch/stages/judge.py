@@ -26,7 +26,7 @@ from computematch.provenance import MODEL_LIBRARIES, environment
 from computematch.runtime import apply_runtime
 from computematch.sampling import Request, backend_session
 from computematch.splits import read_split
-from computematch.tracking import stage_run
+from computematch.tracking import data_tags, stage_run
 
 _VERDICT = re.compile(r"VERDICT:\s*\**\s*(INCORRECT|CORRECT)\b", re.IGNORECASE)
 
@@ -83,7 +83,7 @@ def judge_arm(params: Params, arm: str, world: int, backend, template: str, rend
     """One arm's kept solutions of one world, judged: its metrics file and MLflow run."""
     config, name = params.in_world(world).judge, f"judge@{arm}/{world_name(world)}"
     items = judged_items(config, arm, {p.id: p for p in read_split("train")}, read_jsonl(paths.sft_file(arm, world)))
-    with stage_run(params, name, tags={"world": world, "arm": arm, "data": arm}) as tracker:
+    with stage_run(params, name, tags=data_tags(world, arm)) as tracker:
         tracker.log_sections(judge=config, ray=params.ray)
         result = {"enabled": True, "judge_model": config.model,
                   **judge_solutions(backend, template, items, config.batch_size, render, config.max_new_tokens)}

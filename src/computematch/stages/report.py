@@ -13,7 +13,7 @@ from computematch.measure.records import (AdaptiveRecord, BaseModelRecord, DataR
 from computematch.measure.study_records import Headline
 from computematch.measure.study import StudyMetrics, averaged
 from computematch.names import ADAPTIVE, ARMS, MODEL_ROLES, cell_name
-from computematch.tracking import stage_run
+from computematch.tracking import experiment_link, stage_run
 
 HEADLINE = paths.METRICS / "headline.json"
 REPORT = paths.METRICS / "report.md"
@@ -75,6 +75,9 @@ def main(params: Params) -> None:
         for artifact in (STUDY, REPORT, *plots):
             tracker.log_artifact(artifact, artifact_path="plots" if artifact in plots else None)
         print(f"report: {REPORT}, {HEADLINE}, {STUDY} and {len(plots)} plots")
+    link = experiment_link(params.tracking)
+    if link:
+        print(f"MLflow, the training runs: {link}")
 
 
 def headline_metrics(summary: Headline) -> dict[str, float]:

@@ -26,7 +26,7 @@ from computematch.runtime import apply_runtime
 from computematch.sampling import backend_session
 from computematch.sampling.driver import draw_checked, open_store, sample_records
 from computematch.splits import load_task, read_split
-from computematch.tracking import stage_run
+from computematch.tracking import data_tags, stage_run
 
 
 def arm_samples(budget: BudgetConfig, arm: str, wc_card: dict | None, se_card: dict) -> tuple[int, float]:
@@ -64,7 +64,7 @@ def sample_world(params: Params, arm: str, world: int) -> None:
     task, problems = load_task(params.task), read_split("train")
     render, name = prompt_renderer(params.task, model_dir), f"sample@{arm}/{world_name(world)}"
     store = open_store(paths.RESUME, f"sample-{arm}-{world_name(world)}", model_dir, config.backend, config.decoding)
-    with stage_run(params, name, tags={"world": world, "model": arm, "arm": arm}) as tracker, backend_session(
+    with stage_run(params, name, tags=data_tags(world, arm)) as tracker, backend_session(
             config.backend, model_dir, apply_runtime(params.runtime), task.stop, params.runtime, params.ray) as backend:
         tracker.log_sections(sampling=config, budget=params.budget, ray=params.ray)
         started = time.perf_counter()
