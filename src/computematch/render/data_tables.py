@@ -153,7 +153,7 @@ def allocation_lines(adaptive) -> list[str]:
         lines.append(f"**World {', '.join(short)}: the adaptive arm spent less than 98% of the uniform arm's FLOPs** "
                      "(every problem at the cap, or one sample more than 2% of the budget): the comparison there is not "
                      "at matched compute.")
-    return [*lines, ""]
+    return lines
 
 
 def adaptive_table(study: StudySummary) -> list[str]:
