@@ -65,11 +65,14 @@ def test_yaml_nan_and_infinity_are_rejected_by_name(tmp_path):
 @pytest.mark.parametrize("section, bad, culprit", [
     ("pretrain", "hidden_sise", "models.wc.pretrain.hidden_sise: not a transformers LlamaConfig field"),
     ("finetune", "learning_rat", "finetune.learning_rat: not a TRL SFTConfig field"),
+    ("peft", "lora_alpah", "finetune.peft.lora_alpah: not a peft LoraConfig field"),
 ])
 def test_misspelled_passthrough_fields_fail_every_stage_at_load(tmp_path, section, bad, culprit):
     raw = _raw(tracking__enabled=False)
     if section == "pretrain":
         raw["models"]["wc"]["pretrain"][bad] = 64
+    elif section == "peft":
+        raw["finetune"]["peft"] = {"r": 4, bad: 8}
     else:
         raw["finetune"][bad] = 1e-3
     result = _cli(tmp_path, yaml.safe_dump(raw), "prepare")  # the first stage, long before finetune or bootstrap

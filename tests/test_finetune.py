@@ -50,6 +50,32 @@ def test_sft_smoke_loss_drops_and_parameters_change(tiny_model_dir, tiny_task, t
     assert any(not torch.equal(before[name], after[name]) for name in before)
 
 
+def test_lora_trains_adapters_merges_them_for_the_next_stages_and_counts_what_it_trained(
+        tiny_model_dir, tiny_task, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from computematch.budget import training_flops
+    from computematch.sft import ADAPTER_DIR, adapter_parameters, finetune
+
+    problems = tiny_task.make_splits()["train"]
+    records = [{"prompt": tiny_task.prompt(p), "completion": p.solution} for p in problems] * 4
+    peft = {"r": 2, "lora_alpha": 4, "target_modules": ["q_proj", "v_proj"], "lora_dropout": 0.0}
+    checkpoints, _ = finetune(tiny_model_dir, records, {
+        "max_steps": 4, "per_device_train_batch_size": 8, "learning_rate": 5e-2, "save_steps": 2, "seed": 0,
+        "warmup_steps": 0, "peft": peft}, tmp_path / "run")
+    assert [c.name for c in checkpoints] == ["checkpoint-2", "checkpoint-4"]
+    last = checkpoints[-1]
+    assert (last / ADAPTER_DIR / "adapter_config.json").exists() and not (last / "adapter_config.json").exists()
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    merged = AutoModelForCausalLM.from_pretrained(last).state_dict()  # full weights, no adapter left to apply
+    changed = {name for name in base if not torch.equal(base[name], merged[name])}
+    assert changed and all(".q_proj." in name or ".v_proj." in name for name in changed)  # only where LoRA sat
+    hidden, layers = 16, 1  # TINY_LLAMA: one layer, q and v projections of 16 x 16, rank 2: A (2x16) and B (16x2)
+    assert adapter_parameters(last) == layers * 2 * (2 * hidden * 2) and adapter_parameters(tiny_model_dir) is None
+    assert training_flops(100, 10, 4) == (4 * 100 + 2 * 4) * 10 and training_flops(100, 10) == 6 * 100 * 10
+
+
 def test_registry_round_trip(tiny_model_dir, tmp_path, monkeypatch):
     import mlflow
     from transformers import AutoModelForCausalLM

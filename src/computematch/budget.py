@@ -97,9 +97,12 @@ def plan(budget: BudgetConfig, parameters: dict[str, int], problems: int, mean_t
     }
 
 
-def training_flops(parameters: int, tokens: int) -> float:
-    """Finetuning cost: 6·P per trained token (forward 2·P, backward 4·P; Kaplan et al. 2020, Sec. 2.1)."""
-    return float(6 * parameters * tokens)
+def training_flops(parameters: int, tokens: int, trainable: int | None = None) -> float:
+    """Finetuning cost per trained token: forward 2·P, backward 4·P (Kaplan et al. 2020, Sec. 2.1), 6·P in all.
+    The backward's half that forms weight gradients (2·P) is only paid for trainable weights: with LoRA (P the
+    frozen model plus its adapters, `trainable` the adapters) 4·P + 2·trainable; full finetuning, 6·P."""
+    trainable = parameters if trainable is None else trainable
+    return float((4 * parameters + 2 * trainable) * tokens)
 
 
 def ledger(parameters: dict[str, int], prompt_tokens: int, completion_tokens: int, samples: int) -> dict:

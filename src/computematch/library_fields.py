@@ -21,10 +21,11 @@ from pathlib import Path
 
 from computematch.errors import ConfigError
 
-# Set by the stage, never by params (see finetune.sft_config).
-
 from computematch.config import Params
+
+# Set by the stage, never by params (see finetune.sft_config).
 STAGE_OWNED_SFT_FIELDS = ("output_dir",)
+PEFT_KEY = "peft"  # finetune.peft: peft.LoraConfig fields (LoRA), beside the SFTConfig fields
 
 
 def _version(package: str) -> str:
@@ -36,7 +37,8 @@ def _version(package: str) -> str:
 
 def _cache_file() -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "computematch"
-    return root / f"fields-transformers-{_version('transformers')}-trl-{_version('trl')}.json"
+    return root / (f"fields-transformers-{_version('transformers')}-trl-{_version('trl')}"
+                   f"-peft-{_version('peft')}.json")
 
 
 def _read_names() -> dict[str, list[str]]:
@@ -44,7 +46,12 @@ def _read_names() -> dict[str, list[str]]:
     from trl import SFTConfig
 
     llama = sorted(set(inspect.signature(LlamaConfig.__init__).parameters) - {"self", "kwargs"})
-    return {"LlamaConfig": llama, "SFTConfig": sorted(f.name for f in dataclasses.fields(SFTConfig))}
+    names = {"LlamaConfig": llama, "SFTConfig": sorted(f.name for f in dataclasses.fields(SFTConfig))}
+    if _version("peft") != "absent":
+        from peft import LoraConfig
+
+        names["LoraConfig"] = sorted(f.name for f in dataclasses.fields(LoraConfig))
+    return names
 
 
 def known_fields() -> dict[str, set[str]]:
@@ -69,6 +76,25 @@ def check_llama_fields(fields: dict, key: str) -> None:
             raise ConfigError(f"{key}.{name}: not a transformers LlamaConfig field")
 
 
+def sft_fields(finetune: dict) -> dict:
+    """The `finetune` section without its `peft` subsection: what SFTConfig takes."""
+    return {name: value for name, value in finetune.items() if name != PEFT_KEY}
+
+
+def check_peft_fields(fields) -> None:
+    """finetune.peft: a mapping of peft.LoraConfig fields (the peft package installed)."""
+    if not isinstance(fields, dict):
+        raise ConfigError(f"finetune.peft: must be a mapping of peft.LoraConfig fields, got {fields!r}")
+    if _version("peft") == "absent":
+        raise ConfigError("finetune.peft: LoRA needs the peft package (pip install 'computematch[peft]')")
+    known = known_fields().get("LoraConfig")
+    if known is None:  # a cache written before peft was installed
+        known = set(_read_names()["LoraConfig"])
+    for name in fields:
+        if name not in known:
+            raise ConfigError(f"finetune.peft.{name}: not a peft LoraConfig field")
+
+
 def check_sft_fields(fields: dict) -> None:
     known = known_fields()["SFTConfig"]
     for name in fields:
@@ -79,8 +105,11 @@ def check_sft_fields(fields: dict) -> None:
 
 
 def check_passthrough_fields(params: Params) -> None:
-    """Every pretrain spec's LlamaConfig fields and every finetune SFTConfig field exist."""
+    """Every pretrain spec's LlamaConfig fields, every finetune SFTConfig field and finetune.peft LoraConfig field
+    exist."""
     for role, spec in params.models.items():
         if spec.pretrain is not None:
             check_llama_fields(spec.pretrain, f"models.{role}.pretrain")
-    check_sft_fields(params.finetune)
+    check_sft_fields(sft_fields(params.finetune))
+    if PEFT_KEY in params.finetune:
+        check_peft_fields(params.finetune[PEFT_KEY])

@@ -31,7 +31,9 @@ RECORD_FILE = "record.json"  # a member's record (measure.records), when it has 
 
 
 def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    from computematch.models import file_content_digest
+
+    return file_content_digest(path)
 
 
 def store_key(inputs: dict, threads: int, libraries: tuple[str, ...]) -> str:

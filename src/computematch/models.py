@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from computematch.errors import ConfigError
@@ -113,14 +114,52 @@ def llama_config(fields: dict, tokenizer, key: str = "pretrain"):
 
 def resolve_loaded(spec: ModelSpec) -> dict:
     """The card's facts for a `load` spec. The weights stay where they are (a hub snapshot or the given
-    directory): the card points at them, so a 27B checkpoint is neither copied nor hashed into the DVC cache."""
+    directory): the card points at them, so a 27B checkpoint is neither copied nor hashed into the DVC cache.
+    A GGUF checkpoint is de-quantized once into a safetensors folder (convert_gguf) and the card points there,
+    saying where it came from."""
     from transformers import AutoConfig
 
-    source = resolve_source(spec).resolve()
-    config = AutoConfig.from_pretrained(source, gguf_file=spec.gguf_file)
+    source, converted_from = resolve_source(spec).resolve(), None
+    if spec.gguf_file is not None:
+        converted_from = {"dir": str(source), "gguf_file": spec.gguf_file,
+                          "sha256": file_content_digest(source / spec.gguf_file)}
+        source = convert_gguf(source, spec.gguf_file, converted_from["sha256"])
+    config = AutoConfig.from_pretrained(source)
     return {"source": "load", "load": spec.load, "revision": spec.revision, "weights_dir": str(source),
-            "gguf_file": spec.gguf_file, "architecture": config.architectures,
-            "parameters": count_parameters_from_config(config)}
+            "gguf_file": None, **({"converted_from": converted_from} if converted_from else {}),
+            "architecture": config.architectures, "parameters": count_parameters_from_config(config)}
+
+
+def converted_cache() -> Path:
+    """Where de-quantized GGUF checkpoints are kept: the user's cache, as Hugging Face keeps hub downloads."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "computematch" / "converted"
+
+
+def convert_gguf(directory: Path, gguf_file: str, digest: str) -> Path:
+    """The GGUF checkpoint `directory/gguf_file` as a float32 safetensors folder with its tokenizer, converted once
+    and kept by the file's digest. Every stage then reads plain weights: TRL cannot save a model loaded from GGUF
+    (transformers keeps it marked quantized), vLLM's CPU build does not read GGUF, and de-quantizing costs seconds
+    at every load."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from computematch.io import replace_dir, staging_dir
+
+    target = converted_cache() / f"{Path(gguf_file).stem}-{digest[:16]}"
+    if (target / "config.json").exists():
+        return target
+    loaded = AutoModelForCausalLM.from_pretrained(directory, gguf_file=gguf_file)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the de-quantized weights are plain float32
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(loaded.state_dict())
+    with staging_dir(target) as staging:
+        plain.save_pretrained(staging)
+        AutoTokenizer.from_pretrained(directory, gguf_file=gguf_file).save_pretrained(staging)
+        (staging / "converted_from.json").write_text(json.dumps({"dir": str(directory), "gguf_file": gguf_file,
+                                                                 "sha256": digest}, indent=2) + "\n")
+        replace_dir(staging, target)
+    return target
 
 
 # ---------------------------------------------------------------- loading existing models
@@ -130,6 +169,10 @@ def resolve_source(spec: ModelSpec) -> Path:
     """A local directory holding the model: the given directory, or a hub snapshot (downloaded when online)."""
     local = Path(spec.load).expanduser()
     if local.exists():
+        if spec.gguf_file is not None:
+            if not (local / spec.gguf_file).is_file():
+                raise ConfigError(f"models.{spec.role}.gguf_file: {local / spec.gguf_file} does not exist")
+            return local
         if not (local / "config.json").exists():
             raise ConfigError(f"models.{spec.role}.load: {local} has no config.json (not a transformers model directory)")
         return local
@@ -147,6 +190,18 @@ def resolve_source(spec: ModelSpec) -> Path:
 
 
 FULL_HASH_LIMIT = 2 << 30  # bytes; above this, names and sizes stand in for contents (hashing 50 GB takes minutes)
+
+
+def file_content_digest(path: Path) -> str:
+    """sha256 of a file's contents, or of its name and size above FULL_HASH_LIMIT."""
+    path = Path(path)
+    if path.stat().st_size > FULL_HASH_LIMIT:
+        return hashlib.sha256(f"{path.name}:{path.stat().st_size}".encode()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def weights_digest(model_dir: Path) -> str:

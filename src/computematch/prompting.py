@@ -27,11 +27,14 @@ def prompt_renderer(config: TaskConfig, model_dir) -> Callable[[str], str]:
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigError(f"task.prompt_style: chat, but the model at {model_dir} has no chat template")
 
+    # A tokenizer that adds BOS itself would double a BOS the template writes; one that adds none (SmolLM2, whose
+    # "BOS" is <|im_start|>, the template's own first token) must keep it.
+    bos = tokenizer.bos_token
+    adds_bos = bos is not None and tokenizer("x").input_ids[:1] == [tokenizer.bos_token_id]
+
     def render(text: str) -> str:
         rendered = tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
                                                  add_generation_prompt=True)
-        # The backend's tokenizer adds BOS itself; a template that writes it too would double it.
-        bos = tokenizer.bos_token
-        return rendered[len(bos):] if bos and rendered.startswith(bos) else rendered
+        return rendered[len(bos):] if adds_bos and rendered.startswith(bos) else rendered
 
     return render

@@ -3,12 +3,14 @@
     from computematch.sft import finetune
     checkpoints, history = finetune("models/base/se", records, {"max_steps": 150}, "work/se-wc")
 
-Keys of params.yaml's `finetune` section are TRL `SFTConfig` field names and pass through unchanged.
+Keys of params.yaml's `finetune` section are TRL `SFTConfig` field names and pass through unchanged; its `peft`
+subsection, `peft.LoraConfig` field names, trains LoRA adapters instead of every weight (TRL's `peft_config`).
 Prompt/completion records train with the loss on the completion only (TRL's default for that format).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Callable, Sequence
@@ -79,23 +81,71 @@ def finetune(model_dir, records: Sequence[dict], fields: dict, work_dir: Path, c
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
-    if not records:
-        raise ConfigError("finetune: the training data is empty (no sample had a correct answer)")
-    config = sft_config(fields, work_dir, cuda)
+    from computematch.library_fields import PEFT_KEY, sft_fields
     from computematch.models import resolve_weights
 
+    if not records:
+        raise ConfigError("finetune: the training data is empty (no sample had a correct answer)")
+    config, peft = sft_config(sft_fields(fields), work_dir, cuda), fields.get(PEFT_KEY)
     weights, gguf_file = resolve_weights(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(weights, gguf_file=gguf_file)
     model = AutoModelForCausalLM.from_pretrained(weights, gguf_file=gguf_file)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in records])
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=lora_config(peft) if peft is not None else None,
                          callbacks=[progress_callback(desc)] if desc else None)
     if desc:
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # its raw log dicts would repeat what the progress line shows
     trainer.train()
-    return checkpoints(work_dir), trainer.state.log_history
+    found = checkpoints(work_dir)
+    if peft is not None:
+        for checkpoint in found:
+            merge_adapter(weights, gguf_file, checkpoint)
+    return found, trainer.state.log_history
+
+
+ADAPTER_DIR = "adapter"  # a LoRA checkpoint's adapters, beside the merged weights that later stages load
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json", "README.md")
+
+
+def lora_config(fields: dict):
+    """peft.LoraConfig from finetune.peft (task_type CAUSAL_LM unless given)."""
+    from peft import LoraConfig
+
+    try:
+        return LoraConfig(**{"task_type": "CAUSAL_LM", **fields})
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"finetune.peft: {str(error).splitlines()[0]}") from None
+
+
+def merge_adapter(weights, gguf_file: str | None, checkpoint: Path) -> None:
+    """A LoRA checkpoint made loadable like any model: its adapters moved into `adapter/` (kept: what LoRA trained)
+    and the base weights with the adapters merged in written beside them (checkpoint selection, sampling and
+    evaluation load full weights; vLLM too). Adapter files at the top would make transformers load the adapter
+    onto its base again."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter = checkpoint / ADAPTER_DIR
+    adapter.mkdir(exist_ok=True)
+    for name in ADAPTER_FILES:
+        if (checkpoint / name).exists():
+            (checkpoint / name).replace(adapter / name)
+    base = AutoModelForCausalLM.from_pretrained(weights, gguf_file=gguf_file)
+    PeftModel.from_pretrained(base, adapter).merge_and_unload().save_pretrained(checkpoint)
+
+
+def adapter_parameters(model_dir: Path) -> int | None:
+    """The parameters LoRA trained (the adapter tensors of a merged LoRA model), None for a fully finetuned one."""
+    path = Path(model_dir) / ADAPTER_DIR / "adapter_model.safetensors"
+    if not path.exists():
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as tensors:
+        return sum(math.prod(tensors.get_slice(name).get_shape()) for name in tensors.keys())
 
 
 def checkpoints(work_dir: Path) -> list[Path]:

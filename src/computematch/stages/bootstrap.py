@@ -53,8 +53,9 @@ def bootstrap_model(params: Params, role: str, task, splits: dict, directory: Pa
     facts = (pretrain_into(directory, spec, params.pretrain, task, splits, device, desc) if spec.pretrain is not None
              else resolve_loaded(spec))
     card = {"role": role, **facts, "parameter_count_note": PARAM_COUNT_NOTE}
-    card["weights_sha256"] = weights_digest(Path(card.get("weights_dir") or directory))
-    card["val_greedy"] = greedy_accuracy(directory, task, splits["val"], device, params.runtime)
+    weights = Path(card.get("weights_dir") or directory)  # a `load` model's card is written after this
+    card["weights_sha256"] = weights_digest(weights)
+    card["val_greedy"] = greedy_accuracy(weights, task, splits["val"], device, params.runtime)
     card["seconds"] = round(time.perf_counter() - started, 2)
     return card
 

@@ -54,8 +54,9 @@ def train_and_select(params: Params, role: str, world: int, name: str, records: 
     No training data (no sample had a right answer) is a counted skip, not a crash: the base model stands
     in, marked `trained: false`, so the rest of the study still runs and the report says so.
     """
+    from computematch.library_fields import PEFT_KEY
+    from computematch.sft import adapter_parameters, finetune, select_checkpoint
     from computematch.sft_ranks import distributed_finetune
-    from computematch.sft import finetune, select_checkpoint
 
     task, val, base = load_task(params.task), read_split("val"), paths.base_model_dir(role, world)
     score = lambda path: greedy_accuracy(path, task, val, device, params.runtime)["accuracy"]  # noqa: E731
@@ -73,9 +74,11 @@ def train_and_select(params: Params, role: str, world: int, name: str, records: 
     best, scores = select_checkpoint(candidates, score)
     shutil.copytree(best, work / "best", ignore=shutil.ignore_patterns(*TRAINER_STATE))
     tokens = max((e["num_tokens"] for e in history if "num_tokens" in e), default=0)  # TRL's running count
+    lora = {"peft": fields[PEFT_KEY], "trainable_parameters": adapter_parameters(work / "best")} \
+        if PEFT_KEY in fields else {}
     return {"trained": True, "checkpoint": best.name, "val_greedy_by_checkpoint": scores,
             "val_greedy_accuracy": scores[best.name], "train_loss": [e for e in history if "loss" in e],
-            "trained_tokens": int(tokens)}
+            "trained_tokens": int(tokens), **lora}
 
 
 def finetune_card(role: str, data: str, world: int, seed: int, result: dict, dataset: dict, base_card: dict, seconds: float,
@@ -83,8 +86,9 @@ def finetune_card(role: str, data: str, world: int, seed: int, result: dict, dat
     """The finetuned model's card; an untrained stand-in points at the base model's weights, as its card did.
     `dataset`: {dataset (path), dataset_sha256, examples, ...}. Training FLOPs: 6·P per trained token."""
     inherited = {k: base_card[k] for k in ("weights_dir", "gguf_file") if not result["trained"] and k in base_card}
-    flops = {count: training_flops(p, result["trained_tokens"]) for count, p in base_card["parameters"].items()
-             if count in ("total", "non_embedding")}
+    adapters = result.get("trainable_parameters")  # LoRA: the adapters trained, the base frozen (budget.training_flops)
+    flops = {count: training_flops(p + (adapters or 0), result["trained_tokens"], adapters)
+             for count, p in base_card["parameters"].items() if count in ("total", "non_embedding")}
     return {**inherited, "model": role, "data": data, "world": world, "seed": seed, "paradigm": PARADIGMS[(role, arm_of(data))],
             **result, **dataset, "training_flops": flops, "seconds": round(seconds, 2), "environment": environment}
 
@@ -95,7 +99,8 @@ def registry_tags(card: dict, data: SftRecord) -> dict:
             "paradigm": card["paradigm"],
             "dataset_sha256": card["dataset_sha256"],
             **{f"data.{k}": getattr(data, k) for k in ("coverage", "diversity", "fpr", "samples_per_problem")},
-            "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"]}
+            "val_greedy_accuracy": card["val_greedy_accuracy"], "trained": card["trained"],
+            **({"peft": card["peft"], "trainable_parameters": card["trainable_parameters"]} if "peft" in card else {})}
 
 
 def global_batch(fields: dict, processes: int) -> int:
