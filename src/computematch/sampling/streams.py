@@ -10,6 +10,7 @@ run draws what the interrupted one would have drawn.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 MASK32 = 0xFFFFFFFF
@@ -17,9 +18,10 @@ GOLDEN32 = 0x9E3779B9  # keeps mix(0) away from the hash's fixed point at zero
 
 
 def _mul32(x, constant: int):
-    """x * constant mod 2**32, never overflowing int64 (works on Python ints and torch int64 tensors alike)."""
-    low, high = constant & 0xFFFF, constant >> 16
-    return (x * low + (((x * high) & 0xFFFF) << 16)) & MASK32
+    """x * constant mod 2**32 on Python ints and torch int64 tensors alike. With x and the constant below 2**32 the
+    int64 product can pass 2**63; torch's integer multiply wraps (two's complement), which leaves the low 32 bits
+    exact (tests/test_sampling.py checks the tensor path against Python's unbounded ints)."""
+    return (x * constant) & MASK32
 
 
 def mix32(x):
@@ -47,6 +49,14 @@ def sample_key(seed: int, problem_id: str, sample_index: int) -> int:
     return combine(combine(mix32(seed & MASK32), problem_hash(problem_id)), sample_index)
 
 
+@functools.lru_cache(maxsize=4)
+def _mixed_tokens(vocab_size: int, device: str):
+    """mix32 of every token id: the half of combine(step key, token) that no step changes, computed once."""
+    import torch
+
+    return mix32(torch.arange(vocab_size, device=device, dtype=torch.int64) & MASK32)
+
+
 def gumbel_noise(keys, step: int, vocab_size: int):
     """Gumbel(0, 1) noise of shape (len(keys), vocab_size) for generation step `step`.
 
@@ -55,7 +65,6 @@ def gumbel_noise(keys, step: int, vocab_size: int):
     import torch
 
     step_keys = combine(keys, step)
-    tokens = torch.arange(vocab_size, device=keys.device, dtype=torch.int64)
-    bits = combine(step_keys[:, None], tokens[None, :])
+    bits = mix32(step_keys[:, None] ^ _mixed_tokens(vocab_size, str(keys.device))[None, :])  # combine(), unrolled
     uniform = (bits.to(torch.float64) + 0.5) / 2.0**32  # in (0, 1): never log(0)
     return -torch.log(-torch.log(uniform))
