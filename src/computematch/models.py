@@ -197,11 +197,15 @@ def file_content_digest(path: Path) -> str:
     path = Path(path)
     if path.stat().st_size > FULL_HASH_LIMIT:
         return hashlib.sha256(f"{path.name}:{path.stat().st_size}".encode()).hexdigest()
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    return _hash_contents(hashlib.sha256(), path).hexdigest()
+
+
+def _hash_contents(digest, path: Path):
+    """`digest` updated with a file's bytes, read in 1 MiB blocks (checkpoints can be many GB)."""
+    with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return digest
 
 
 def weights_digest(model_dir: Path) -> str:
@@ -215,9 +219,7 @@ def weights_digest(model_dir: Path) -> str:
     for path in files:
         digest.update(f"{path.name}:{path.stat().st_size}".encode())
         if full:
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            _hash_contents(digest, path)
     if not full and (Path(model_dir) / "config.json").exists():
         digest.update((Path(model_dir) / "config.json").read_bytes())
     return digest.hexdigest()

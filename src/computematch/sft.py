@@ -101,8 +101,9 @@ def finetune(model_dir, records: Sequence[dict], fields: dict, work_dir: Path, c
     trainer.train()
     found = checkpoints(work_dir)
     if peft is not None:
+        base = AutoModelForCausalLM.from_pretrained(weights, gguf_file=gguf_file)  # read once for every checkpoint
         for checkpoint in found:
-            merge_adapter(weights, gguf_file, checkpoint)
+            merge_adapter(base, checkpoint)
     return found, trainer.state.log_history
 
 
@@ -120,21 +121,22 @@ def lora_config(fields: dict):
         raise ConfigError(f"finetune.peft: {str(error).splitlines()[0]}") from None
 
 
-def merge_adapter(weights, gguf_file: str | None, checkpoint: Path) -> None:
+def merge_adapter(base, checkpoint: Path) -> None:
     """A LoRA checkpoint made loadable like any model: its adapters moved into `adapter/` (kept: what LoRA trained)
     and the base weights with the adapters merged in written beside them (checkpoint selection, sampling and
     evaluation load full weights; vLLM too). Adapter files at the top would make transformers load the adapter
     onto its base again."""
+    import copy
+
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM
 
     adapter = checkpoint / ADAPTER_DIR
     adapter.mkdir(exist_ok=True)
     for name in ADAPTER_FILES:
         if (checkpoint / name).exists():
             (checkpoint / name).replace(adapter / name)
-    base = AutoModelForCausalLM.from_pretrained(weights, gguf_file=gguf_file)
-    PeftModel.from_pretrained(base, adapter).merge_and_unload().save_pretrained(checkpoint)
+    # merging writes into the weights it is given: a copy, so `base` stays the base for the next checkpoint
+    PeftModel.from_pretrained(copy.deepcopy(base), adapter).merge_and_unload().save_pretrained(checkpoint)
 
 
 def adapter_parameters(model_dir: Path) -> int | None:
