@@ -68,7 +68,7 @@ def sample_quality(model_dir: Path, task, problems: list, samples: int, params, 
     quality = data_quality([graded[p.id] for p in problems], samples)
     return {"samples_per_problem": samples, "temperature": temperature, "coverage": round(quality.coverage, 4),
             "fpr": None if quality.fpr is None else round(quality.fpr, 4),
-            "sample_accuracy": round(quality.sample_accuracy, 4)}
+            "diversity": round(quality.diversity, 4), "sample_accuracy": round(quality.sample_accuracy, 4)}
 
 
 def main() -> None:
