@@ -135,16 +135,83 @@ def quality_job(params, world: int, role: str, out_dir: Path, step: int, tempera
             "seconds": round(time.perf_counter() - started, 1)}
 
 
+# Round 5's criteria per world (issue 29), at the default budget: each a (name, test of WC's and SE's quality).
+CRITERIA = {
+    "coverage +5..+11": lambda wc, se: 5 <= 100 * (wc["coverage"] - se["coverage"]) <= 11,
+    "diversity >= 1.5x": lambda wc, se: wc["diversity"] >= 1.5 * se["diversity"],
+    "FPR +2..+12": lambda wc, se: 2 <= 100 * (wc["fpr"] - se["fpr"]) <= 12,
+    "coverage@1 0.80-0.95": lambda wc, se: 0.80 <= wc["sample_accuracy"] / se["sample_accuracy"] <= 0.95,
+}
+
+
+def analyse(path: Path, current=("greedy", 0.7, 0.8, 0.35)) -> None:
+    """Every candidate recipe of the file's worlds against the criteria, and the one the rule chooses."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    head = rows[0]
+    hits = {(r["world"], r["role"]): r["hits"] for r in rows if "hits" in r}
+    quality = {(r["world"], r["role"], r["step"], r["quality"]["temperature"]): r["quality"] for r in rows
+               if "quality" in r}
+    needed = lambda w: {(w, role, step, t) for role in ("wc", "se") for metric, h in hits[(w, role)].items()  # noqa: E731
+                        for step in h.values() for t in (head["temperatures"] if metric == "greedy"
+                                                         else (float(metric.split("@")[1]),))}
+    worlds = sorted(w for w, role in hits if role == "wc" and (w, "se") in hits and needed(w) <= set(quality))
+    candidates = [(metric, wc_t, se_t, t) for metric in ("greedy", "sampled") for wc_t in head["targets"]["wc"]
+                  for se_t in head["targets"]["se"] if wc_t < se_t for t in head["temperatures"]]
+    results = []
+    for metric, wc_t, se_t, t in candidates:
+        name = "greedy" if metric == "greedy" else f"sampled@{t}"
+        per_world, steps, eligible = {}, [], True
+        for world in worlds:
+            wc_step = hits[(world, "wc")][name].get(str(wc_t))
+            se_step = hits[(world, "se")][name].get(str(se_t))
+            if wc_step is None or se_step is None:
+                eligible = False
+                continue
+            wc, se = quality[(world, "wc", wc_step, t)], quality[(world, "se", se_step, t)]
+            per_world[world] = {"met": {c: test(wc, se) for c, test in CRITERIA.items()}, "steps": (wc_step, se_step),
+                                "coverage": round(100 * (wc["coverage"] - se["coverage"]), 1),
+                                "diversity": round(wc["diversity"] / se["diversity"], 2),
+                                "fpr": round(100 * (wc["fpr"] - se["fpr"]), 1),
+                                "coverage@1": round(wc["sample_accuracy"] / se["sample_accuracy"], 2)}
+            steps.append(wc_step + se_step)
+        score = sum(sum(w["met"].values()) for w in per_world.values())
+        results.append({"candidate": (metric, wc_t, se_t, t), "eligible": eligible, "score": score,
+                        "mean_steps": sum(steps) / max(1, len(steps)), "per_world": per_world})
+    order = lambda r: (-r["score"], r["mean_steps"], r["candidate"][0] != "greedy", abs(r["candidate"][3] - 0.35))  # noqa: E731
+    ranked = sorted((r for r in results if r["eligible"]), key=order)
+    print(f"worlds {worlds}; {len(ranked)} of {len(results)} candidates eligible; criteria met of {4 * len(worlds)}")
+    print("| stop metric | WC target | SE target | T | met | mean WC+SE steps | " + " | ".join(CRITERIA) + " |")
+    print("|---|---|---|---|---|---|" + "---|" * len(CRITERIA))
+    chosen = ranked[0] if ranked else None
+    now = next(r for r in results if r["candidate"] == current)
+    for r in ranked[:12] + ([now] if now not in ranked[:12] else []):
+        counts = [sum(w["met"][c] for w in r["per_world"].values()) for c in CRITERIA]
+        metric, wc_t, se_t, t = r["candidate"]
+        mark = " (chosen)" if r is chosen else " (current)" if r is now else ""
+        print(f"| {metric}{mark} | {wc_t} | {se_t} | {t} | {r['score']} | {r['mean_steps']:.0f} | "
+              + " | ".join(map(str, counts)) + " |")
+    for r in (chosen, now):
+        if r is None:
+            continue
+        print(f"\n{r['candidate']} by world:")
+        for world, w in r["per_world"].items():
+            print(f"  {world}: steps WC/SE {w['steps']}, coverage {w['coverage']:+}, diversity x{w['diversity']}, "
+                  f"FPR {w['fpr']:+}, coverage@1 x{w['coverage@1']}: " + ", ".join(c for c, ok in w["met"].items() if ok))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--worlds", type=int, nargs="+", required=True)
+    parser.add_argument("--worlds", type=int, nargs="+")
+    parser.add_argument("--analyse", action="store_true", help="read --out and apply the round's rule")
     parser.add_argument("--set", dest="overrides", action="append", default=["pretrain.pack=true"])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--temperatures", type=float, nargs="+", default=list(TEMPERATURES))
     parser.add_argument("--wc-targets", type=float, nargs="+", default=list(TARGETS["wc"]))
     parser.add_argument("--se-targets", type=float, nargs="+", default=list(TARGETS["se"]))
     args = parser.parse_args()
+    if args.analyse:
+        return analyse(args.out)
 
     import yaml
 

@@ -115,3 +115,16 @@ def test_world_intervals_use_student_t_and_the_verdict_follows_the_interval():
     assert straddles.low < 0 < straddles.high and seed_verdict(straddles, +1) == "tie"
     assert seed_verdict(seed_interval([0.5]), +1).startswith("tie (one world")
     assert seed_interval([0.1] * 40).high == pytest.approx(0.1)  # no spread, no width
+
+
+def test_a_rates_interval_stays_inside_zero_and_one_and_matches_the_plain_one_at_the_centre():
+    # the committed default's SE pass@1 over worlds 0-2 once printed [45.9, 111.9]%: on the logit scale it cannot
+    plain, rate = world_interval([0.95, 0.60, 0.99]), world_interval([0.95, 0.60, 0.99], rate=True)
+    assert plain.high > 1 and 0 < rate.low < rate.mean == plain.mean < rate.high < 1
+    fpr = world_interval([0.0, 0.017, 0.0], rate=True)  # a rate near 0: the plain interval goes below it
+    assert world_interval([0.0, 0.017, 0.0]).low < 0 < fpr.low < fpr.mean < fpr.high < 1
+    # near the middle the two scales agree to first order (delta method)
+    middle = [0.49, 0.50, 0.51]
+    assert world_interval(middle, rate=True).high == pytest.approx(world_interval(middle).high, abs=2e-4)
+    assert world_interval([1.0, 1.0], rate=True).low == 1.0 and world_interval([0.0, 0.0], rate=True).high == 0.0
+    assert world_interval([0.3], rate=True).low is None  # one world: no interval on either scale

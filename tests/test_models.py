@@ -119,6 +119,38 @@ def test_the_greedy_scorer_scores_a_model_in_memory_as_the_saved_one_scores(tiny
     assert tokenizer.padding_side == "right"
 
 
+def test_a_sampled_check_grades_sample_zero_of_the_sample_stream_at_its_temperature(tiny_model_dir, tiny_task):
+    from computematch.config import Decoding
+    from computematch.greedy_checks import greedy_scorer, solution_budget
+    from computematch.models import load_model
+    from computematch.sampling import Request, get_backend
+
+    problems = tiny_task.make_splits()["val"][:24]
+    model, tokenizer = load_model(tiny_model_dir)
+    decoding = Decoding(temperature=0.9, top_p=1.0, max_new_tokens=solution_budget(problems), seed=5)
+    backend = get_backend("transformers", tiny_model_dir, "cpu", stop=tiny_task.stop)
+    texts = {p.id: c.text for p, c in zip(problems, backend.generate(
+        [Request(p.id, 0, tiny_task.prompt(p)) for p in problems], decoding))}
+    graded = []
+
+    class Recording:  # the tiny model is never right: record what the check grades instead
+        stop, config = tiny_task.stop, tiny_task.config
+
+        def prompt(self, problem):
+            return tiny_task.prompt(problem)
+
+        def grade(self, problem, text):
+            graded.append((problem.id, text))
+            return tiny_task.grade(problem, text)
+
+    score = greedy_scorer(Recording(), problems, tokenizer, temperature=0.9, seed=5)(model)
+    assert graded == [(p.id, texts[p.id]) for p in problems] and score == 0
+    greedy = greedy_scorer(Recording(), problems, tokenizer)
+    graded.clear()
+    greedy(model)
+    assert [text for _, text in graded] != [texts[p.id] for p in problems]  # the temperature reached the decoding
+
+
 @pytest.mark.parametrize("spec, message", [
     ({"load": "some/model", "stop_at_accuracy": 0.5}, "applies only to a model pretrained here"),
     ({"pretrain": {"hidden_size": 8}, "stop_at_accuracy": 1.5}, "must be <= 1"),

@@ -20,10 +20,11 @@ def solution_budget(problems: list[Problem]) -> int:
     return max(len(p.solution) for p in problems) + 16
 
 
-def greedy_grades(backend, render: Callable[[str], str], task: Task, problems: list[Problem], max_new_tokens: int,
-                  batch_size: int = 512) -> dict[str, Grade]:
-    """Problem id -> the grade of the model's greedy completion (batches in problem order)."""
-    decoding = Decoding(temperature=0.0, max_new_tokens=max_new_tokens)
+def greedy_grades(backend, render: Callable[[str], str], task: Task, problems: list[Problem], max_new_tokens: int = 0,
+                  batch_size: int = 512, decoding: Decoding | None = None) -> dict[str, Grade]:
+    """Problem id -> the grade of the model's greedy completion (batches in problem order); with `decoding`, of
+    its sample 0 under that decoding instead."""
+    decoding = decoding or Decoding(temperature=0.0, max_new_tokens=max_new_tokens)
     grades = {}
     for start in range(0, len(problems), batch_size):
         batch = problems[start: start + batch_size]
@@ -32,19 +33,25 @@ def greedy_grades(backend, render: Callable[[str], str], task: Task, problems: l
     return grades
 
 
-def greedy_scorer(task: Task, problems: list[Problem], tokenizer, device: str = "cpu",
-                  batch_size: int = 512) -> Callable[[object], float]:
-    """model in memory -> its greedy accuracy on `problems` (the checks that stop a pretraining)."""
+def greedy_scorer(task: Task, problems: list[Problem], tokenizer, device: str = "cpu", batch_size: int = 512,
+                  temperature: float = 0.0, seed: int = 0) -> Callable[[object], float]:
+    """model in memory -> its accuracy on `problems` (the checks that stop a pretraining): greedy, or with a
+    temperature one sample per problem (sample index 0 of the stream keyed by `seed`), the accuracy at which
+    a sampling temperature draws the data (pretrain.check_temperature)."""
     import copy
 
     from computematch.sampling.hf import TransformersBackend
 
     left_padded = copy.deepcopy(tokenizer)  # generation pads on the left; the trainer's tokenizer stays as it is
     left_padded.padding_side = "left"
+    decoding = Decoding(temperature=temperature, top_p=1.0, max_new_tokens=solution_budget(problems), seed=seed)
 
     def score(model) -> float:
         backend = TransformersBackend.from_loaded(model, left_padded, device, task.stop)
-        return backend_greedy_accuracy(backend, lambda text: text, task, problems, batch_size)["accuracy"]
+        if decoding.greedy:
+            return backend_greedy_accuracy(backend, lambda text: text, task, problems, batch_size)["accuracy"]
+        grades = greedy_grades(backend, lambda text: text, task, problems, batch_size=batch_size, decoding=decoding)
+        return sum(grade.correct for grade in grades.values()) / len(problems)
 
     return score
 

@@ -183,6 +183,7 @@ def pretrain(fields: dict, tokenizer, prompts: Sequence[str], completions: Seque
         "steps": stopped_at or config.steps,
         "max_steps": config.steps,
         "stop_at_accuracy": stop_at,
+        "check_temperature": config.check_temperature,
         "val_checks": checks,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
@@ -204,7 +205,8 @@ def pretrain_into(directory: Path, spec: ModelSpec, config: PretrainConfig, task
 
     tokenizer = task_tokenizer(task, splits)
     corpus = splits["corpus"]
-    score = None if spec.stop_at_accuracy is None else greedy_scorer(task, splits["val"], tokenizer, device)
+    score = None if spec.stop_at_accuracy is None else greedy_scorer(
+        task, splits["val"], tokenizer, device, temperature=config.check_temperature, seed=config.seed)
     model, stats = pretrain(spec.pretrain, tokenizer, [task.prompt(p) for p in corpus], [p.solution for p in corpus],
                             config, desc=desc or f"pretrain@{spec.role}", score=score,
                             stop_at=spec.stop_at_accuracy)

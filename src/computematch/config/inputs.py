@@ -114,6 +114,7 @@ class PretrainConfig:
     check_every: int = 25   # steps between validation checks of a model with `stop_at_accuracy`
     group_by_length: bool = False   # batches of similar length (pretraining.epoch_batches): less padding per step
     pack: bool = False      # a step's examples packed into rows without padding (pretraining._pack_collate)
+    check_temperature: float = 0.0   # the checks' decoding: 0 greedy; > 0 one sample per validation problem at it
 
     def __post_init__(self):
         for name in ("group_by_length", "pack"):
@@ -126,6 +127,7 @@ class PretrainConfig:
         _positive_int("pretrain.warmup_steps", self.warmup_steps, allow_zero=True)
         _number("pretrain.weight_decay", self.weight_decay, low=0)
         _positive_int("pretrain.seed", self.seed, allow_zero=True)
+        _number("pretrain.check_temperature", self.check_temperature, low=0)
 
 
 PARAM_COUNTS = ("non_embedding", "total")

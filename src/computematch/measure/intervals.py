@@ -34,24 +34,43 @@ def t_quantile_975(degrees: int) -> float:
     return next((T_975[d] for d in sorted(T_975) if d >= degrees), 1.96)  # conservative between table rows
 
 
-def world_interval(values: Sequence[float], by_world: dict[str, float] | None = None) -> Interval:
+# How the report says its intervals are made (render/markdown.py prints it under the verdicts).
+INTERVAL_METHODS = ("95% Student-t intervals over worlds; a rate or accuracy (coverage, FPR, pass@1) on the logit "
+                    "scale (delta method, back-transformed), so it stays inside [0, 100]%; differences and counts "
+                    "on their own scale")
+
+
+def world_interval(values: Sequence[float], by_world: dict[str, float] | None = None,
+                   rate: bool = False) -> Interval:
     """Mean over worlds (independent draws of everything random) and its 95% t-interval (Student 1908):
     mean ± t(0.975, n-1) · s / √n. With one world there is no interval (low and high None). For paired WC − SE
-    gains pass the per-world differences; a world's several finetuning seeds are averaged before they get here."""
+    gains pass the per-world differences; a world's several finetuning seeds are averaged before they get here.
+
+    `rate` (values in [0, 1]): the same interval made on the logit scale and mapped back, logit(m) ± t · s /
+    (√n · m(1 − m)) (the delta method; the "logit" interval of Newcombe 1998, Stat. Med. 17:857), so that it
+    never leaves [0, 1]; it is asymmetric near the edges, and a mean of exactly 0 or 1 (every world alike) has
+    the zero-width interval it has on the plain scale."""
     n = len(values)
     centre = mean(values)
     if n < 2:
         return Interval(mean=centre, low=None, high=None, worlds=n, by_world=by_world)
-    spread = t_quantile_975(n - 1) * math.sqrt(sum((v - centre) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
+    error = math.sqrt(sum((v - centre) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
+    spread = t_quantile_975(n - 1) * error
+    if rate and 0 < centre < 1:
+        logit = math.log(centre / (1 - centre))
+        spread = spread / (centre * (1 - centre))
+        low, high = (1 / (1 + math.exp(-(logit + sign * spread))) for sign in (-1, 1))
+        return Interval(mean=centre, low=low, high=high, worlds=n, by_world=by_world)
     return Interval(mean=centre, low=centre - spread, high=centre + spread, worlds=n, by_world=by_world)
 
 
-def over_worlds(by_world: dict[int, float | None]) -> Interval | None:
-    """A quantity's value in each world, its mean and 95% interval over the worlds that have one."""
+def over_worlds(by_world: dict[int, float | None], rate: bool = False) -> Interval | None:
+    """A quantity's value in each world, its mean and 95% interval over the worlds that have one (`rate`: a
+    share in [0, 1], whose interval stays inside it)."""
     known = {world: value for world, value in by_world.items() if value is not None}
     if not known:
         return None
-    return world_interval(list(known.values()), {str(w): v for w, v in known.items()})
+    return world_interval(list(known.values()), {str(w): v for w, v in known.items()}, rate)
 
 
 def interval_verdict(interval: Interval, expected_sign: int, better: str = "WC data better",

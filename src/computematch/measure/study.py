@@ -32,6 +32,7 @@ METRIC = "pass@1"
 # MATH), and SE's FPR 2-12 points below WC's (the paper: +7 on MATH, +2 on GSM8K).
 TARGETS = {"wc_over_se": (0.80, 0.95), "wc_fpr": (0.10, 0.35), "fpr_gap": (0.02, 0.12)}
 DATA_KEYS = ("coverage", "coverage_at_1", "diversity", "verified_diversity", "fpr")
+RATES = ("coverage", "coverage_at_1", "fpr")  # shares in [0, 1]: their intervals are made on the logit scale
 R = TypeVar("R")
 
 
@@ -91,30 +92,33 @@ def compare(metrics: StudyMetrics, role: str, wc_data: str, se_data: str, worlds
     if not rows:
         return Comparison(**header, verdict="not evaluated")
     gain = over_worlds({world: wc - se for world, (wc, se) in rows.items()})
-    se = over_worlds({world: se for world, (_, se) in rows.items()})
+    se = over_worlds({world: se for world, (_, se) in rows.items()}, rate=True)
     verdict = (f"no verdict: not trained on {' and '.join(untrained)} data (no right answers)" if untrained
                else interval_verdict(gain, expected_sign, *(sides or ())))
-    return Comparison(**header, wc=over_worlds({world: wc for world, (wc, _) in rows.items()}), se=se, gain=gain,
+    return Comparison(**header, wc=over_worlds({world: wc for world, (wc, _) in rows.items()}, rate=True), se=se,
+                      gain=gain,
                       relative_gain=gain.mean / se.mean if se.mean else None, verdict=verdict)
 
 
-def arms_over_worlds(metrics: StudyMetrics, worlds, value: Callable[[DataRecord], float | None]) -> ArmsInterval:
-    """One data quantity of both arms over worlds, and WC − SE paired by world."""
+def arms_over_worlds(metrics: StudyMetrics, worlds, value: Callable[[DataRecord], float | None],
+                     rate: bool = False) -> ArmsInterval:
+    """One data quantity of both arms over worlds (`rate`: a share in [0, 1]), and WC − SE paired by world."""
     by_arm = {arm: {w: value(metrics.data[(arm, w)]) if (arm, w) in metrics.data else None for w in worlds}
               for arm in ARMS}
     wc, se = ARMS
     difference = {w: by_arm[wc][w] - by_arm[se][w] for w in worlds
                   if by_arm[wc][w] is not None and by_arm[se][w] is not None}
-    return ArmsInterval(**{arm: over_worlds(by_arm[arm]) for arm in ARMS}, wc_minus_se=over_worlds(difference))
+    return ArmsInterval(**{arm: over_worlds(by_arm[arm], rate) for arm in ARMS}, wc_minus_se=over_worlds(difference))
 
 
 def data_summary(metrics: StudyMetrics, worlds, param_count: str) -> DataSummary:
     """Coverage, diversity, FPR, the guessing baseline and the measured sampling FLOPs of each arm, over worlds."""
     return DataSummary(
-        **{key: arms_over_worlds(metrics, worlds, lambda record, key=key: getattr(record, key)) for key in DATA_KEYS},
+        **{key: arms_over_worlds(metrics, worlds, lambda record, key=key: getattr(record, key), key in RATES)
+           for key in DATA_KEYS},
         flops=arms_over_worlds(metrics, worlds, lambda record: record.flops), flops_by_param_count=param_count,
         guessing_baseline=over_worlds({w: metrics.data[("se", w)].guessing_baseline.coverage for w in worlds
-                                       if ("se", w) in metrics.data}))
+                                       if ("se", w) in metrics.data}, rate=True))
 
 
 def in_range(value: float | None, bounds: tuple[float, float]) -> bool | None:
@@ -150,8 +154,8 @@ def base_summary(metrics: StudyMetrics, worlds, roles) -> BaseSummary:
         record = metrics.evals.get((role, world, None))
         return None if record is None else getattr(record, name)
 
-    models = {role: ModelAccuracy(pass_at_1=over_worlds({w: accuracy(role, w, "pass_at_1") for w in worlds}),
-                                  greedy=over_worlds({w: accuracy(role, w, "greedy") for w in worlds}))
+    models = {role: ModelAccuracy(pass_at_1=over_worlds({w: accuracy(role, w, "pass_at_1") for w in worlds}, rate=True),
+                                  greedy=over_worlds({w: accuracy(role, w, "greedy") for w in worlds}, rate=True))
               for role in roles}
     ratios = {}
     for world in worlds:
@@ -182,12 +186,14 @@ def study_summary(metrics: StudyMetrics, study, roles=("student", "wc", "se"),
 
 
 def paired(metrics: StudyMetrics, worlds, first: str, second: str,
-           value: Callable[[DataRecord], float | None]) -> Paired:
-    """One data quantity of two data sources over worlds, and first − second paired by world."""
+           value: Callable[[DataRecord], float | None], rate: bool = False) -> Paired:
+    """One data quantity of two data sources over worlds (`rate`: a share in [0, 1]), and first − second paired by
+    world."""
     by = {name: {w: value(metrics.data[(name, w)]) if (name, w) in metrics.data else None for w in worlds}
           for name in (first, second)}
     difference = {w: by[first][w] - by[second][w] for w in worlds if None not in (by[first][w], by[second][w])}
-    return Paired(first=over_worlds(by[first]), second=over_worlds(by[second]), difference=over_worlds(difference))
+    return Paired(first=over_worlds(by[first], rate), second=over_worlds(by[second], rate),
+                  difference=over_worlds(difference))
 
 
 def adaptive_summary(metrics: StudyMetrics, worlds) -> AdaptiveSummary | None:
@@ -198,16 +204,17 @@ def adaptive_summary(metrics: StudyMetrics, worlds) -> AdaptiveSummary | None:
     arms = (*ARMS, ADAPTIVE)
     levels = next(metrics.data[(ADAPTIVE, w)] for w in worlds if (ADAPTIVE, w) in metrics.data).by_difficulty
 
-    def by_level(value: Callable[[DataRecord, str], float | None]) -> dict[str, dict[str, Interval | None]]:
+    def by_level(value: Callable[[DataRecord, str], float | None],
+                 rate: bool = False) -> dict[str, dict[str, Interval | None]]:
         return {level: {arm: over_worlds({w: value(metrics.data[(arm, w)], level) for w in worlds
-                                          if (arm, w) in metrics.data}) for arm in arms} for level in levels}
+                                          if (arm, w) in metrics.data}, rate) for arm in arms} for level in levels}
 
     return AdaptiveSummary(
-        **{key: paired(metrics, worlds, ADAPTIVE, "wc", lambda record, key=key: getattr(record, key))
+        **{key: paired(metrics, worlds, ADAPTIVE, "wc", lambda record, key=key: getattr(record, key), key in RATES)
            for key in ("coverage", "diversity", "fpr", "flops", "mean_samples_per_problem")},
         samples_by_difficulty=by_level(lambda record, level: record.samples_by_difficulty.get(level)),
         coverage_by_difficulty=by_level(lambda record, level: record.by_difficulty[level].coverage
-                                        if level in record.by_difficulty else None),
+                                        if level in record.by_difficulty else None, rate=True),
         outcomes={str(w): AdaptiveOutcome(k_reached=a.k_reached, cap_used=a.cap_used, flops_ratio=a.flops_ratio,
                                           matched=a.matched, stopped=a.stopped)
                   for w, a in metrics.allocations.items() if w in worlds})

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from computematch.measure.intervals import INTERVAL_METHODS
 from computematch.measure.records import BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord
 from computematch.measure.study_records import StudySummary
 from computematch.measure.study import METRIC
@@ -218,8 +219,8 @@ def render_report(inputs: ReportInputs, plots: list[str]) -> str:
         f"S_WC = {data['wc'].samples_per_problem} per problem on {data['se'].by_budget['1'].problems} "
         f"train problems{temperature_note(inputs.temperatures)}. Test problems: {problems}. Worlds (independent draws "
         f"of the base models, samples, finetuning and evaluation): {study.worlds}, with finetuning seeds "
-        f"{study.seeds_per_world} in each. Accuracies in %; gains in points, as a mean over worlds with a 95% "
-        "Student-t interval (paired within a world). Detail tables show means over worlds.",
+        f"{study.seeds_per_world} in each. Accuracies in %; gains in points (paired within a world). Intervals: "
+        f"{INTERVAL_METHODS}. Detail tables show means over worlds.",
         "",
         "## Where this run agrees or disagrees with the paper",
         "",

@@ -1,0 +1,52 @@
+"""How often a verdict replicates: from a pool of independent worlds, the share of default-sized sets of worlds
+whose verdict is the pool's, and the smallest set size at which that share reaches a target.
+
+    share = replication_share({0: -0.12, 1: -0.03, ...}, size=3, expected_sign=+1)   # 0.27: unresolved at 3 worlds
+    worlds_needed(gains, expected_sign=+1, target=0.9)                              # 6
+
+A set of worlds is drawn without replacement from the pool, as a new study would draw its own worlds, and judged
+by the study's own verdict (intervals.interval_verdict on the Student-t interval of its worlds). Sets of one pool
+overlap, so a small pool flatters large sets: issue 29 asks for a pool of at least 20 worlds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from typing import Sequence
+
+from computematch.measure.intervals import interval_verdict, world_interval
+
+TARGET_SHARE = 0.90  # a verdict that replicates in fewer sets than this is "unresolved" at that many worlds
+
+
+def world_sets(worlds: Sequence, size: int, draws: int = 5000, seed: int = 0) -> list[tuple]:
+    """Every set of `size` worlds of the pool when there are at most `draws` of them, else `draws` sets drawn
+    uniformly (seeded, so a share is reproducible)."""
+    worlds = sorted(worlds)
+    if math.comb(len(worlds), size) <= draws:
+        return list(itertools.combinations(worlds, size))
+    rng = random.Random(seed)
+    return [tuple(sorted(rng.sample(worlds, size))) for _ in range(draws)]
+
+
+def verdict_of(values: Sequence[float], expected_sign: int) -> str:
+    return interval_verdict(world_interval(list(values)), expected_sign)
+
+
+def replication_share(by_world: dict, size: int, expected_sign: int, draws: int = 5000, seed: int = 0) -> float:
+    """Share of `size`-world sets of the pool whose verdict is the whole pool's."""
+    pool = verdict_of(by_world.values(), expected_sign)
+    sets = world_sets(list(by_world), size, draws, seed)
+    return sum(verdict_of([by_world[w] for w in chosen], expected_sign) == pool for chosen in sets) / len(sets)
+
+
+def worlds_needed(by_world: dict, expected_sign: int, target: float = TARGET_SHARE, draws: int = 5000,
+                  seed: int = 0) -> int | None:
+    """The fewest worlds whose sets give the pool's verdict in at least `target` of draws; None when even sets
+    one world smaller than the pool do not (the pool cannot tell)."""
+    for size in range(2, len(by_world)):
+        if replication_share(by_world, size, expected_sign, draws, seed) >= target:
+            return size
+    return None
