@@ -13,9 +13,9 @@ from computematch.render.plots import make_plots
 
 DATA = {
     "wc": data_record(0.9, 2.0, 0.2, 9e6, {str(k): level(0.6 + 0.1 * k, 0.7 * k, 0.2, 3e6 * k) for k in (1, 2, 3)},
-                      {"2": level(1.0, 2.5, 0.1), "3": level(0.8, 1.5, 0.3)}),
+                      {"2": level(1.0, 2.5, 0.1), "3": level(0.8, 1.5, 0.3)}, sample_accuracy=0.7),
     "se": data_record(0.8, 1.0, 0.1, 9.3e6, {"1": level(0.8, 1.0, 0.1, 9.3e6)},
-                      {"2": level(0.9, 1.0, 0.05), "3": level(0.7, 1.0, 0.15)}),
+                      {"2": level(0.9, 1.0, 0.05), "3": level(0.7, 1.0, 0.15)}, sample_accuracy=0.8),
 }
 # pass@1 per cell and world: on WC data the student wins by ~5 points in every world, SE-LM loses ~10.
 SCORES = {"student-wc": (0.35, 0.36, 0.34), "student-se": (0.30, 0.31, 0.29), "wc-wc": (0.45, 0.40, 0.48),
@@ -64,9 +64,14 @@ def test_report_renders_tables_and_verdicts(tmp_path):
     assert "| coverage (%) | 90.00 [90.00, 90.00] | 80.00 [80.00, 80.00] | +10.00 [+10.00, +10.00] |" in text
     assert "| coverage@1: first sample (%) | 70.00 [70.00, 70.00] | 80.00 [80.00, 80.00] | -10.00 [-10.00, -10.00] |" in text
     assert "![accuracy](plots/accuracy.png)" in text
-    # calibration, world by world: WC / SE 0.80 meets 0.80-0.95, WC FPR 20% meets 10-35%, the gap 10 points 2-12
-    assert "| 1 | 20.0 (601) | 40.0 (601) | 50.0 (601) | 0.80 ✓ | 90.0 / 80.0 | 20.0 ✓ / 10.0 | 10.0 ✓ |" in text
-    assert "Worlds meeting each target: WC / SE 3 of 3, WC FPR 3 of 3, FPR gap 3 of 3." in text
+    # calibration, world by world: coverage +10 points (5-11), diversity 2x (>= 1.5), FPR +10 points (2-12),
+    # sample accuracy (coverage@1) 0.70 / 0.80 = 0.875, printed 0.87 (0.80-0.95)
+    assert "| 1 | 20.0 (601) | 40.0 (601) | 50.0 (601) | +10.0 ✓ | 2.00 ✓ | +10.0 ✓ | 0.87 ✓ |" in text
+    assert ("Worlds meeting each target (at the default budget, the sampling temperature): coverage WC − SE 3 of 3, "
+            "diversity WC / SE 3 of 3, FPR WC − SE 3 of 3, coverage@1 WC / SE 3 of 3.") in text
+    assert "| coverage WC − SE (+5 to +11 points) | diversity WC / SE (≥ 1.5) |" in text
+    # the data are alike in every world: one gap, no line
+    assert "| Student-LM | n/a (fewer than two worlds) |" in text
 
 
 def test_the_study_pairs_worlds_and_calls_ties_and_untrained_cells():
@@ -152,3 +157,22 @@ def test_the_adaptive_arm_is_reported_beside_the_uniform_arms_with_its_samples_b
     assert "| 3 | 3.00 | 1.00 | 4.00 | 80.0 | 70.0 | 80.0 |" in text  # samples per problem, then coverage, by arm
     assert [p.name for p in make_plots(DATA, study, tmp_path)][-2:] == ["samples_by_level.png", "accuracy.png"]
     assert headline(study).data["coverage"]["wc-adaptive"] == pytest.approx(0.95)
+
+
+def test_the_gains_against_the_gap_are_fitted_reported_and_plotted(tmp_path):
+    # WC / SE coverage@1 of 0.70, 0.80, 0.90 in worlds 0-2; SE-LM's gain -0.15, -0.10, -0.05: a line of slope 0.5
+    # per unit of gap that crosses 0 at a gap of 1.0 and predicts -0.0875 at the paper's 0.875
+    data = {("se", w): replace(DATA["se"], sample_accuracy=0.8) for w in WORLDS}
+    data.update({("wc", w): replace(DATA["wc"], sample_accuracy=0.8 * gap) for w, gap in zip(WORLDS, (0.7, 0.8, 0.9))})
+    scores = {**SCORES, "se-wc": (0.45, 0.50, 0.55), "se-se": (0.60, 0.60, 0.60)}
+    metrics = replace(METRICS, data=data, evals={**METRICS.evals, **{
+        (cell, w, 0): eval_record(score) for cell in ("se-wc", "se-se") for w, score in zip(WORLDS, scores[cell])}})
+    study = study_summary(metrics, STUDY_CONFIG)
+    fit = study.gap.fits["SE-LM"]
+    assert study.gap.by_world == pytest.approx({"0": 0.7, "1": 0.8, "2": 0.9})
+    assert fit.slope == pytest.approx(0.5) and fit.at_paper_gap == pytest.approx(-0.0625)
+    assert fit.zero_gap == pytest.approx(1.0) and fit.slope_low == pytest.approx(0.5)  # no residual: no width
+    text = render_report(inputs(study, data=DATA), [])
+    row = text.split("## Beyond the paper: the gains against the gap")[1].split("| SE-LM | ")[1].splitlines()[0]
+    assert row.startswith("+5.0 [+5.0, +5.0] | -6.2 [-6.") and row.endswith("| 1.00 |")
+    assert "gain_vs_gap.png" in [p.name for p in make_plots(DATA, study, tmp_path)]

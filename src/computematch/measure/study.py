@@ -18,19 +18,24 @@ from statistics import mean
 from typing import Callable, TypeVar
 
 from computematch.measure.codec import from_json, to_json
+from computematch.measure.covariate import fit_line
 from computematch.measure.intervals import interval_verdict, over_worlds
 from computematch.measure.records import (AdaptiveRecord, BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord,
                                           JudgeRecord)
 from computematch.measure.study_records import (AdaptiveOutcome, AdaptiveSummary, ArmsInterval, BaseSummary, Calibration, Comparison,
-                                                DataSummary, Gain, Headline, Interval, ModelAccuracy, Paired,
+                                                DataSummary, Gain, GapAnalysis, GapFit, Headline, Interval,
+                                                ModelAccuracy, Paired,
                                                 StudySummary, WorldCalibration)
 from computematch.names import ADAPTIVE, ARMS, CONTROL_SIDES, CONTROLS, SETUPS, cell_name
 
 METRIC = "pass@1"
-# The calibration targets the base models were set to (README, Calibration): WC's greedy accuracy 0.80-0.95 of
-# SE's (the paper's Gemma2-9B reaches ~85-90% of 27B), WC's FPR 10-35% at the default budget (the paper's 24% on
-# MATH), and SE's FPR 2-12 points below WC's (the paper: +7 on MATH, +2 on GSM8K).
-TARGETS = {"wc_over_se": (0.80, 0.95), "wc_fpr": (0.10, 0.35), "fpr_gap": (0.02, 0.12)}
+# The calibration targets (docs/calibration.md, round 5; issue 29): at the default budget WC's coverage 5-11 points
+# above SE's, its diversity at least 1.5x SE's, its FPR 2-12 points above SE's (the paper, Gemma2-9B vs 27B: +6 to
+# +11 coverage on MATH, +86% to +158% diversity, +2 to +7 FPR), and WC / SE coverage@1 at the sampling temperature
+# 0.80-0.95 (9B reaches ~85-90% of 27B's accuracy).
+TARGETS = {"coverage_gap": (0.05, 0.11), "diversity_ratio": (1.5, float("inf")), "fpr_gap": (0.02, 0.12),
+           "coverage_at_1_ratio": (0.80, 0.95)}
+PAPER_GAP = 0.875  # the gap analysis' reference: WC / SE accuracy of Gemma2-9B / 27B, 0.85-0.90
 DATA_KEYS = ("coverage", "coverage_at_1", "diversity", "verified_diversity", "fpr")
 RATES = ("coverage", "coverage_at_1", "fpr")  # shares in [0, 1]: their intervals are made on the logit scale
 R = TypeVar("R")
@@ -126,26 +131,57 @@ def in_range(value: float | None, bounds: tuple[float, float]) -> bool | None:
 
 
 def calibration(metrics: StudyMetrics, worlds, roles) -> Calibration:
-    """Each world's base models against the calibration targets (TARGETS), and how many worlds meet each: read
-    from base-model and data statistics only, never from a finetuning result."""
+    """Each world's base models and data against the calibration targets (TARGETS), and how many worlds meet each:
+    read from base-model and data statistics only, never from a finetuning result."""
     def attribute(records: dict, key: tuple, name: str):
         return getattr(records[key], name) if key in records else None
+
+    def both(name: str) -> dict:
+        return {arm: attribute(metrics.data, (arm, world), name) for arm in ARMS}
 
     by_world = {}
     for world in worlds:
         greedy = {role: attribute(metrics.evals, (role, world, None), "greedy") for role in roles}
         steps = {role: attribute(metrics.bases, (role, world), "pretrain_steps") for role in roles}
-        fpr = {arm: attribute(metrics.data, (arm, world), "fpr") for arm in ARMS}
-        coverage = {arm: attribute(metrics.data, (arm, world), "coverage") for arm in ARMS}
+        data = {name: both(name) for name in ("coverage", "sample_accuracy", "diversity", "fpr")}
+        known = lambda name: None not in data[name].values()  # noqa: E731
+        values = {"coverage_gap": data["coverage"]["wc"] - data["coverage"]["se"] if known("coverage") else None,
+                  "diversity_ratio": data["diversity"]["wc"] / data["diversity"]["se"]
+                  if known("diversity") and data["diversity"]["se"] else None,
+                  "fpr_gap": data["fpr"]["wc"] - data["fpr"]["se"] if known("fpr") else None,
+                  "coverage_at_1_ratio": data["sample_accuracy"]["wc"] / data["sample_accuracy"]["se"]
+                  if known("sample_accuracy") and data["sample_accuracy"]["se"] else None}
         ratio = greedy["wc"] / greedy["se"] if greedy.get("wc") is not None and greedy.get("se") else None
-        gap = fpr["wc"] - fpr["se"] if None not in fpr.values() else None
         by_world[str(world)] = WorldCalibration(
-            greedy=greedy, pretrain_steps=steps, coverage=coverage, fpr=fpr, wc_over_se=ratio, fpr_gap=gap,
-            meets={"wc_over_se": in_range(ratio, TARGETS["wc_over_se"]), "wc_fpr": in_range(fpr["wc"], TARGETS["wc_fpr"]),
-                   "fpr_gap": in_range(gap, TARGETS["fpr_gap"])})
+            greedy=greedy, pretrain_steps=steps, **data, wc_over_se=ratio, values=values,
+            meets={target: in_range(values[target], bounds) for target, bounds in TARGETS.items()})
     met = {target: sum(bool(row.meets[target]) for row in by_world.values()) for target in TARGETS}
     return Calibration(targets={k: list(v) for k, v in TARGETS.items()}, by_world=by_world, worlds_meeting=met,
                        worlds=len(by_world))
+
+
+def gap_analysis(metrics: StudyMetrics, worlds, comparisons: dict[str, Comparison]) -> GapAnalysis | None:
+    """Every gain against the world's gap, WC / SE coverage@1 at the sampling temperature (docs/calibration.md:
+    chosen before the round-5 worlds were drawn), one least-squares line each."""
+    gap = {}  # coverage@1 in expectation: each arm's sample accuracy, over all its samples rather than the first
+    for world in worlds:
+        if ("wc", world) in metrics.data and ("se", world) in metrics.data and metrics.data[("se", world)].sample_accuracy:
+            gap[str(world)] = metrics.data[("wc", world)].sample_accuracy / metrics.data[("se", world)].sample_accuracy
+    if not gap:
+        return None
+    fits = {}
+    for name, row in comparisons.items():
+        line = None if row.gain is None or not row.gain.by_world else fit_line(gap, row.gain.by_world)
+        if line is None:
+            fits[name] = None
+            continue
+        at, low, high = line.at(PAPER_GAP)
+        excludes_zero = line.slope_low is not None and (line.slope_low > 0 or line.slope_high < 0)
+        fits[name] = GapFit(worlds=line.worlds, slope=line.slope, slope_low=line.slope_low, slope_high=line.slope_high,
+                            at_paper_gap=at, at_paper_low=low, at_paper_high=high,
+                            zero_gap=line.zero if excludes_zero else None)
+    return GapAnalysis(gap="WC / SE coverage@1 at the sampling temperature", paper_gap=PAPER_GAP, by_world=gap,
+                       fits=fits)
 
 
 def base_summary(metrics: StudyMetrics, worlds, roles) -> BaseSummary:
@@ -166,6 +202,12 @@ def base_summary(metrics: StudyMetrics, worlds, roles) -> BaseSummary:
     return BaseSummary(models=models, wc_over_se=over_worlds(ratios), pretrained=pretrained)
 
 
+def every_comparison(setups: dict[str, Comparison], controls: dict[str, dict[str, Comparison]]) -> dict[str, Comparison]:
+    """The setups and every control's comparisons, by the name the headline gives them (control/model)."""
+    return {**setups, **{f"{control}/{role}": row for control, by_model in controls.items()
+                         for role, row in by_model.items()}}
+
+
 def study_summary(metrics: StudyMetrics, study, roles=("student", "wc", "se"),
                   param_count: str = "non_embedding") -> StudySummary:
     """Every number the study reports, over worlds: the data, the base models, their calibration, every setup
@@ -178,11 +220,12 @@ def study_summary(metrics: StudyMetrics, study, roles=("student", "wc", "se"),
             controls[control] = {role: compare(metrics, role, wc_data, se_data, worlds, seeds, sign,
                                                CONTROL_SIDES.get(control))
                                  for role in study.control_models}
+    comparisons = every_comparison(setups, controls)
     return StudySummary(metric=METRIC, unit="world", worlds=list(worlds), seeds_per_world=list(seeds), confidence=0.95,
                         data=data_summary(metrics, worlds, param_count), base=base_summary(metrics, worlds, roles),
                         calibration=calibration(metrics, worlds, roles), setups=setups, controls=controls,
                         controls_not_run=[c for c in CONTROLS if c not in controls],
-                        adaptive=adaptive_summary(metrics, worlds))
+                        adaptive=adaptive_summary(metrics, worlds), gap=gap_analysis(metrics, worlds, comparisons))
 
 
 def paired(metrics: StudyMetrics, worlds, first: str, second: str,
@@ -228,8 +271,7 @@ def headline(study: StudySummary) -> Headline:
     def mean_of(interval: Interval | None) -> float | None:
         return None if interval is None else interval.mean
 
-    comparisons = {**study.setups, **{f"{control}/{role}": row for control, by_model in study.controls.items()
-                                      for role, row in by_model.items()}}
+    comparisons = every_comparison(study.setups, study.controls)
     pass_at_1 = {role: mean_of(accuracy.pass_at_1) for role, accuracy in study.base.models.items()}
     for row in comparisons.values():
         pass_at_1.update({cell_name(row.model, row.wc_data): mean_of(row.wc),

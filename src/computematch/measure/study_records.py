@@ -99,12 +99,17 @@ class BaseSummary:
 
 @record
 class WorldCalibration:
+    """One world's base models and data against the calibration targets (study.TARGETS): WC − SE and WC / SE of
+    the paper's observables at the default budget."""
+
     greedy: dict[str, float | None]
     pretrain_steps: dict[str, int | None]
     coverage: dict[str, float | None]
+    sample_accuracy: dict[str, float | None]  # coverage@1 in expectation, over every sample (less noisy)
+    diversity: dict[str, float | None]
     fpr: dict[str, float | None]
-    wc_over_se: float | None
-    fpr_gap: float | None
+    wc_over_se: float | None  # greedy accuracy
+    values: dict[str, float | None]  # target -> this world's value (coverage_gap, diversity_ratio, fpr_gap, ...)
     meets: dict[str, bool | None]
 
 
@@ -133,12 +138,37 @@ class Comparison:
 
 
 @record
+class GapFit:
+    """One WC − SE gain against the world's gap (WC / SE coverage@1), least squares over worlds (covariate.py)."""
+
+    worlds: int
+    slope: float  # gain per unit of gap
+    slope_low: float | None
+    slope_high: float | None
+    at_paper_gap: float  # the gain the line predicts at GapAnalysis.paper_gap, and its 95% interval
+    at_paper_low: float | None
+    at_paper_high: float | None
+    zero_gap: float | None  # the gap where the line crosses 0, when the slope's interval excludes 0
+
+
+@record
+class GapAnalysis:
+    """The gains against the capability gap between WC and SE, world by world (beyond the paper)."""
+
+    gap: str  # what the gap is
+    paper_gap: float
+    by_world: dict[str, float]
+    fits: dict[str, GapFit | None]  # setup or control/model -> its line (None: fewer than two worlds)
+
+
+@record
 class StudySummary:
     """metrics/study.json: every number the study reports, over worlds."""
 
     KIND: ClassVar[str] = "study"
-    # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1; 4: adaptive; 5: adaptive outcomes
-    VERSION: ClassVar[int] = 5
+    # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1; 4: adaptive; 5: adaptive outcomes;
+    # 6: round 5's calibration targets, rates' intervals on the logit scale, the gap analysis
+    VERSION: ClassVar[int] = 6
 
     version: int = VERSION
     metric: str
@@ -153,6 +183,7 @@ class StudySummary:
     controls: dict[str, dict[str, Comparison]]
     controls_not_run: list[str]
     adaptive: AdaptiveSummary | None = omit()
+    gap: GapAnalysis | None = omit()
 
 
 @record

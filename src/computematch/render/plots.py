@@ -64,6 +64,9 @@ def make_plots(data: dict[str, DataRecord], study: StudySummary, directory: Path
         written.append(_save_plot(plt, figure, axes, "difficulty (steps)", "samples per problem",
                                   directory / "samples_by_level.png"))
 
+    if study.gap is not None and any(fit is not None for fit in study.gap.fits.values()):
+        written.append(gap_plot(plt, study, directory / "gain_vs_gap.png"))
+
     figure, axes = plt.subplots(figsize=(6, 3.5))
     width = 0.27
     for offset, label in enumerate(("base", "WC data", "SE data")):
@@ -83,3 +86,24 @@ def make_plots(data: dict[str, DataRecord], study: StudySummary, directory: Path
     figure.savefig(written[-1], dpi=100)
     plt.close(figure)
     return written
+
+
+def gap_plot(plt, study: StudySummary, path: Path) -> Path:
+    """Each setup's WC − SE gain against the world's gap (WC / SE coverage@1), one point per world, with its line."""
+    gap = study.gap
+    worlds = list(gap.by_world)
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    xs = [gap.by_world[w] for w in worlds]
+    span = [min(xs + [gap.paper_gap]) - 0.02, max(xs + [gap.paper_gap]) + 0.02]
+    for (setup, *_), marker in zip(SETUPS, ("o", "s", "^")):
+        row, fit = study.setups[setup], gap.fits.get(setup)
+        if row.gain is None or not row.gain.by_world:
+            continue
+        points = [(gap.by_world[w], 100 * row.gain.by_world[w]) for w in worlds if w in row.gain.by_world]
+        dots = axes.scatter([x for x, _ in points], [y for _, y in points], marker=marker, label=setup)
+        if fit is not None:
+            axes.plot(span, [100 * (fit.at_paper_gap + fit.slope * (x - gap.paper_gap)) for x in span],
+                      color=dots.get_facecolor()[0], linewidth=1)
+    axes.axhline(0, color="grey", linewidth=0.8)
+    axes.axvline(gap.paper_gap, color="grey", linestyle="--", linewidth=0.8, label="the paper's gap")
+    return _save_plot(plt, figure, axes, "gap: WC / SE coverage@1", "WC − SE gain (points)", path)
