@@ -113,8 +113,8 @@ class PretrainConfig:
     seed: int = 0
     check_every: int = 25   # steps between validation checks of a model with `stop_at_accuracy`
     group_by_length: bool = False   # batches of similar length (pretraining.epoch_batches): less padding per step
-    pack: bool = False      # a step's examples packed into rows without padding (pretraining._pack_collate)
-    check_temperature: float = 0.0   # the checks' decoding: 0 greedy; > 0 one sample per validation problem at it
+    pack: bool = True       # a step's examples packed into rows without padding (pretraining._pack_collate)
+    check_temperature: float = 0.35  # the checks' decoding: 0 greedy; > 0 one sample per validation problem at it
 
     def __post_init__(self):
         for name in ("group_by_length", "pack"):

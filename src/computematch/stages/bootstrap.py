@@ -93,8 +93,8 @@ def record_model(params: Params, role: str, world: int, staging: Path, card: dic
         pretrained = card.get("pretrain", {})
         for step, loss in pretrained.get("loss_curve", []):
             tracker.log_metrics({"pretrain_loss": loss}, step=step)
-        for step, accuracy in pretrained.get("val_checks", []):
-            tracker.log_metrics({"pretrain_val_greedy": accuracy}, step=step)
+        for step, accuracy in pretrained.get("val_checks", []):  # greedy, or sampled at pretrain.check_temperature
+            tracker.log_metrics({"pretrain_val_check": accuracy}, step=step)
         metrics = bootstrap_metrics(card)
         write_record(paths.metrics_file("bootstrap", role, world), metrics)
         tracker.log_metrics({"params_total": card["parameters"]["total"],
