@@ -1,11 +1,19 @@
 """The replication share of a verdict over sets of worlds, and the gain-against-gap line (issue 29)."""
 
+import itertools
 import math
+from dataclasses import replace
 
 import pytest
+from test_report import METRICS, STUDY_CONFIG, inputs
 
+from computematch.errors import BadInputError
 from computematch.measure.covariate import fit_line
-from computematch.measure.replication import replication_share, world_sets, worlds_needed
+from computematch.measure.intervals import over_worlds
+from computematch.measure.replication import replication_share, replication_summary, world_sets, worlds_needed
+from computematch.measure.study import study_summary
+from computematch.render.markdown import render_report
+from computematch.stages.report import pool_replication
 
 
 def test_a_verdict_that_flips_in_a_known_share_of_sets():
@@ -21,7 +29,7 @@ def test_a_verdict_that_flips_in_a_known_share_of_sets():
 
 
 def test_sets_are_all_combinations_when_few_and_seeded_draws_when_many():
-    assert world_sets(range(5), 3) == [tuple(c) for c in __import__("itertools").combinations(range(5), 3)]
+    assert world_sets(range(5), 3) == list(itertools.combinations(range(5), 3))
     drawn = world_sets(range(30), 10, draws=50, seed=1)
     assert len(drawn) == 50 and drawn == world_sets(range(30), 10, draws=50, seed=1)
     assert all(len(set(s)) == 10 for s in drawn)
@@ -50,3 +58,31 @@ def test_the_line_through_known_points_and_its_interval():
     residuals = [y - noisy.intercept - noisy.slope * x[w] for w, y in {0: -0.42, 1: -0.18, 2: 0.02, 3: 0.18}.items()]
     assert noisy.residual_sd == pytest.approx(math.sqrt(sum(r * r for r in residuals) / 2))
     assert fit_line({0: 0.8}, {0: 0.1}) is None and fit_line({0: 0.8, 1: 0.8}, {0: 0.1, 1: 0.2}) is None
+
+
+def test_a_study_reports_each_verdicts_share_against_a_pool_and_calls_a_short_tie_unresolved(tmp_path):
+    study = study_summary(METRICS, STUDY_CONFIG)
+    # a pool of 12 worlds where SE-LM's gain is -0.05 ± 0.06 (agrees that SE data is better: "disagrees" with the
+    # paper) but a 3-world set finds it in under 20% of draws (test above); this study's own verdict on it is a tie
+    gains = {w: -0.05 + 0.06 * ((w % 3) - 1) for w in range(12)}
+    pool = replace(study, worlds=list(range(12)), setups={**study.setups, "SE-LM": replace(
+        study.setups["SE-LM"], gain=over_worlds(gains), verdict="disagrees"), "Student-LM": replace(
+        study.setups["Student-LM"], gain=over_worlds({w: 0.05 for w in range(12)}), verdict="agrees")})
+    tied = replace(study, setups={**study.setups, "SE-LM": replace(study.setups["SE-LM"], verdict="tie")})
+    summary = replication_summary(tied, pool, "pool/study.json", "0" * 64)
+    row = summary.by_verdict["SE-LM"]
+    assert row.pool_verdict == "disagrees" and row.share < 0.2 and row.worlds_needed == 10
+    assert row.reported == "unresolved at 3 worlds (needs 10)"
+    # a verdict the pool shares with every 3-world set is reported as it is; one the pool has too few worlds for
+    # (WC-LM: the fixture's 3) gets no share
+    assert summary.by_verdict["Student-LM"].share == 1.0 and "WC-LM" not in summary.by_verdict
+    assert summary.by_verdict["Student-LM"].reported == study.setups["Student-LM"].verdict
+    assert summary.worlds == 3 and summary.pool_worlds == list(range(12))
+    text = render_report(inputs(replace(tied, replication=summary)), [])
+    assert "| SE-LM | unresolved at 3 worlds (needs 10) | disagrees | " in text
+    assert "No replication pool" in render_report(inputs(study), [])
+
+
+def test_a_missing_pool_file_is_a_one_line_error_naming_it(tmp_path):
+    with pytest.raises(BadInputError, match="study.replication_pool: .*nowhere.json is not a file"):
+        pool_replication(str(tmp_path / "nowhere.json"), study_summary(METRICS, STUDY_CONFIG))

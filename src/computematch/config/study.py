@@ -51,6 +51,7 @@ class StudyConfig:
     seeds: tuple[int, ...] = (0,)  # finetuning seeds inside a world (TRL's `seed`, shifted by the world)
     controls: tuple[str, ...] = ("wc-matched", "wc-verified", "se-verified")  # control data sources finetuned on
     control_models: tuple[str, ...] = ("se",)  # the models the controls finetune
+    replication_pool: str | None = None  # a study.json of many worlds of this recipe: each verdict's replication share
 
     def __post_init__(self):
         for key, values, known in (("worlds", self.worlds, None), ("seeds", self.seeds, None),
@@ -70,6 +71,8 @@ class StudyConfig:
                 _fail(f"study.{key}", f"must list at least one {key[:-1]}")
         for key in ("worlds", "seeds", "controls", "control_models"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
+        if self.replication_pool is not None and (not isinstance(self.replication_pool, str) or not self.replication_pool):
+            _fail("study.replication_pool", f"must be a path to a study.json or null, got {self.replication_pool!r}")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import random
 from typing import Sequence
 
 from computematch.measure.intervals import interval_verdict, world_interval
+from computematch.measure.study import every_comparison
+from computematch.measure.study_records import Replication, ReplicationSummary, StudySummary
 
 TARGET_SHARE = 0.90  # a verdict that replicates in fewer sets than this is "unresolved" at that many worlds
 
@@ -50,3 +52,39 @@ def worlds_needed(by_world: dict, expected_sign: int, target: float = TARGET_SHA
         if replication_share(by_world, size, expected_sign, draws, seed) >= target:
             return size
     return None
+
+
+# The data quantities whose WC − SE difference has a verdict (the paper: WC higher on each).
+DATA_VERDICTS = ("coverage", "diversity", "fpr")
+
+
+def verdict_rows(study: StudySummary) -> dict[str, tuple[dict, int, str]]:
+    """Every verdict of a study: name -> (its differences by world, the paper's sign, the study's verdict)."""
+    rows = {name: (row.gain.by_world or {}, row.expected_sign, row.verdict)
+            for name, row in every_comparison(study.setups, study.controls).items() if row.gain is not None}
+    for key in DATA_VERDICTS:
+        difference = getattr(study.data, key).wc_minus_se
+        if difference is not None and difference.low is not None:
+            rows[key] = (difference.by_world or {}, +1, interval_verdict(difference, +1))
+    return rows
+
+
+def replication_summary(study: StudySummary, pool: StudySummary, pool_file: str, pool_sha256: str,
+                        target: float = TARGET_SHARE) -> ReplicationSummary:
+    """Each of the study's verdicts against the pool: the share of the study's-size sets of pool worlds that give the
+    pool's verdict, the worlds that would need, and what the study reports: its own verdict, or "unresolved at N
+    worlds" when the pool's verdict excludes 0 but fewer than `target` of N-world sets find it (never a tie)."""
+    size, by_verdict, pool_rows = len(study.worlds), {}, verdict_rows(pool)
+    for name, (_, sign, verdict) in verdict_rows(study).items():
+        pool_row = pool_rows.get(name)
+        if pool_row is None or len(pool_row[0]) <= size:
+            continue
+        pool_values, _, pool_verdict = pool_row
+        share = replication_share(pool_values, size, sign)
+        needed = worlds_needed(pool_values, sign, target)
+        resolved = not pool_verdict.startswith("tie") and share < target
+        reported = (f"unresolved at {size} worlds (needs {needed if needed else f'more than {len(pool_values) - 1}'})"
+                    if resolved and verdict.startswith("tie") else verdict)
+        by_verdict[name] = Replication(pool_verdict=pool_verdict, share=share, worlds_needed=needed, reported=reported)
+    return ReplicationSummary(pool=pool_file, pool_sha256=pool_sha256, pool_worlds=list(pool.worlds), worlds=size,
+                              target_share=target, by_verdict=by_verdict)

@@ -162,12 +162,34 @@ class GapAnalysis:
 
 
 @record
+class Replication:
+    """One verdict against a pool of worlds of the same recipe (measure/replication.py)."""
+
+    pool_verdict: str  # the verdict over every world of the pool
+    share: float  # share of sets of the study's size whose verdict is the pool's
+    worlds_needed: int | None  # the fewest worlds giving the pool's verdict in TARGET_SHARE of sets; None: more than the pool holds
+    reported: str  # this study's verdict, or "unresolved at N worlds (needs M)" when the pool resolves what N cannot
+
+
+@record
+class ReplicationSummary:
+    """How often each verdict of a study of this size would come out as the pool's."""
+
+    pool: str  # the pool's study.json (study.replication_pool)
+    pool_sha256: str
+    pool_worlds: list[int]
+    worlds: int  # the study's size, at which the shares are counted
+    target_share: float
+    by_verdict: dict[str, Replication]  # setup, control/model or data quantity -> its replication
+
+
+@record
 class StudySummary:
     """metrics/study.json: every number the study reports, over worlds."""
 
     KIND: ClassVar[str] = "study"
     # 2: intervals over worlds (1 was over finetuning seeds); 3: coverage_at_1; 4: adaptive; 5: adaptive outcomes;
-    # 6: round 5's calibration targets, rates' intervals on the logit scale, the gap analysis
+    # 6: round 5's calibration targets, rates' intervals on the logit scale, the gap analysis, replication
     VERSION: ClassVar[int] = 6
 
     version: int = VERSION
@@ -184,6 +206,7 @@ class StudySummary:
     controls_not_run: list[str]
     adaptive: AdaptiveSummary | None = omit()
     gap: GapAnalysis | None = omit()
+    replication: ReplicationSummary | None = omit()
 
 
 @record

@@ -150,6 +150,23 @@ def calibration_table(study: StudySummary) -> list[str]:
     return lines
 
 
+def replication_table(study: StudySummary) -> list[str]:
+    """Each verdict against the pool of worlds (study.replication_pool): how often a study of this size finds the
+    pool's verdict, and how many worlds would find it in the target share of draws."""
+    replication = study.replication
+    if replication is None:
+        return ["No replication pool (`study.replication_pool`): how often these verdicts replicate is not measured.", ""]
+    n = replication.worlds
+    lines = [f"Against the pool of {len(replication.pool_worlds)} worlds in `{replication.pool}` (every set of {n} of its "
+             f"worlds, or 5,000 drawn): the share of {n}-world studies whose verdict is the pool's.", "",
+             f"| verdict of | this study | the pool | share of {n}-world sets with the pool's verdict | worlds for "
+             f"{100 * replication.target_share:.0f}% |", "|---|---|---|---|---|"]
+    for name, row in replication.by_verdict.items():
+        needed = "—" if row.worlds_needed is None else str(row.worlds_needed)
+        lines.append(f"| {name} | {row.reported} | {row.pool_verdict} | {100 * row.share:.0f}% | {needed} |")
+    return lines + [""]
+
+
 def gap_table(study: StudySummary) -> list[str]:
     """Each gain against the world's gap (WC / SE coverage@1): the line's slope, the gain it predicts at the paper's
     gap, and where it crosses zero."""
@@ -258,6 +275,7 @@ def render_report(inputs: ReportInputs, plots: list[str]) -> str:
         *data_findings(study),
         *setup_findings,
         "",
+        *replication_table(study),
         "## (a) Data quality, WC vs SE, at compute-matched budget levels",
         "",
         *data_interval_table(study),

@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from pathlib import Path
+
 from computematch import paths
 from computematch.config import Params
 from computematch.measure.codec import to_json
 from computematch.measure.records import (AdaptiveRecord, BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord,
                                           read_record, write_record)
-from computematch.measure.study_records import Headline
+from computematch.errors import BadInputError
+from computematch.measure.study_records import Headline, StudySummary
 from computematch.measure.study import StudyMetrics, averaged
 from computematch.names import ADAPTIVE, ARMS, MODEL_ROLES, cell_name
 from computematch.tracking import experiment_link, stage_run
@@ -50,6 +55,17 @@ def read_study(params: Params) -> StudyMetrics:
         allocations={key[1]: record for key, record in present("sample", AdaptiveRecord, [(ADAPTIVE, w) for w in worlds]).items()})
 
 
+def pool_replication(pool_file: str, study: StudySummary):
+    """The study's verdicts against the pool of worlds in `pool_file` (a study.json of the same recipe)."""
+    from computematch.measure.replication import replication_summary
+
+    path = Path(pool_file)
+    if not path.is_file():
+        raise BadInputError(f"study.replication_pool: {pool_file} is not a file (a study.json of many worlds)")
+    pool = read_record(path, StudySummary)
+    return replication_summary(study, pool, pool_file, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
 def main(params: Params) -> None:
     from computematch.measure.study import headline, study_summary
     from computematch.render.markdown import ReportInputs, render_report
@@ -60,6 +76,8 @@ def main(params: Params) -> None:
                     (("filter", metrics.data), ("bootstrap", metrics.bases), ("finetune", metrics.finetunes),
                      ("evaluate", metrics.evals)) for key, record in group.items()}
     study = study_summary(metrics, params.study, tuple(params.models), params.budget.param_count)
+    if params.study.replication_pool:
+        study = dataclasses.replace(study, replication=pool_replication(params.study.replication_pool, study))
     inputs = ReportInputs(study=study, data=averaged(metrics.data), evals=averaged(metrics.evals),
                           bases=averaged(metrics.bases), finetunes=averaged(metrics.finetunes),
                           judges=averaged(metrics.judges), environments=environments,
