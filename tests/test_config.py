@@ -47,6 +47,9 @@ def test_repository_params_are_valid():
     ({"evaluation__top_p": float("nan")}, "evaluation.top_p"),
     ({"sampling__backend": "vllmm"}, "sampling.backend"),
     ({"evaluation__backend": "tgi"}, "evaluation.backend"),
+    ({"evaluation__standard_error": 0}, "evaluation.standard_error"),
+    ({"evaluation__standard_error": -2}, "evaluation.standard_error"),
+    ({"evaluation__standard_error": "two"}, "evaluation.standard_error"),
     ({"filter__dedup": "yes"}, "filter.dedup"),
     ({"task__decontamination_ngram": -1}, "task.decontamination_ngram"),
 ])

@@ -1,6 +1,7 @@
 import pytest
 
-from computematch.measure.accuracy import accuracy_scores, majority_answer, pass_at_k
+from computematch.measure.accuracy import (
+    accuracy_scores, evaluation_problems, majority_answer, pass_at_k, problems_for_standard_error)
 from computematch.measure.codec import to_json
 from computematch.measure.intervals import interval_verdict, world_interval
 from computematch.measure.records import EvalRecord
@@ -63,6 +64,27 @@ def test_extraction_failures_are_counted():
     assert extraction_failure_rate(PROBLEMS, 3) == pytest.approx(1 / 9)
     report = data_quality(PROBLEMS, 2)
     assert report.samples == 6 and report.sample_accuracy == pytest.approx(3 / 6)
+
+
+def test_evaluation_size_guarantees_its_standard_error_for_the_worst_model():
+    assert problems_for_standard_error(5.0, available=600) == 100  # 50 / sqrt(100) = 5 points
+    assert problems_for_standard_error(3.0, available=600) == 278  # 50 / sqrt(278) = 2.9987
+    assert problems_for_standard_error(2.0, available=600) == 600  # needs 625: the whole split
+    # the worst model: each problem's mean correctness 0 or 1, half each; its pass@1 over n problems drawn at
+    # random from many has a standard error of 50 / sqrt(n) points, the bound the size is chosen from
+    for target in (2.5, 4.0, 7.0):
+        n = problems_for_standard_error(target, available=10**6)
+        assert 50 / n ** 0.5 <= target < 50 / (n - 1) ** 0.5
+
+
+def test_evaluation_problems_a_seeded_subset_in_the_splits_order():
+    problems = list(range(600))
+    assert evaluation_problems(problems, None, seed=0) is problems  # the full evaluation
+    chosen = evaluation_problems(problems, 5.0, seed=3)
+    assert len(chosen) == 100 and chosen == sorted(chosen)
+    assert evaluation_problems(problems, 5.0, seed=3) == chosen  # every model of a world scores the same problems
+    assert evaluation_problems(problems, 5.0, seed=4) != chosen  # another world, other problems
+    assert evaluation_problems(problems[:50], 5.0, seed=3) == problems[:50]  # fewer than needed: all of them
 
 
 def test_pass_at_k_unbiased_estimator_on_hand_cases():

@@ -137,6 +137,22 @@ def test_evaluate_loads_its_model_once(evaluation_workspace, monkeypatch):
     assert len(loads) == 2
 
 
+def test_evaluation_sized_from_a_standard_error_scores_and_prints_its_subset(evaluation_workspace, capsys):
+    from computematch.stages import evaluate
+
+    params = parse_params({"task": {"train_size": 8, "val_size": 4, "test_size": 6, "levels": [2, 3],
+                                    "corpus_size": 300, "corpus_weights": [1, 1]},
+                           "models": {"wc": {"load": "x"}, "se": {"load": "y"}},
+                           "evaluation": {"samples": 2, "maj_k": [2], "max_new_tokens": 24, "batch_size": 8,
+                                          "standard_error": 25.0},
+                           "tracking": {"enabled": False}})
+    evaluate.main(params, ("wc",), worlds=(0,))
+    result = json.loads((evaluation_workspace / "metrics" / "eval" / "wc" / "world-0.json").read_text())
+    assert result["problems"] == 4  # 50 / sqrt(4) = 25 points
+    assert "evaluate: 4 of 6 test problems, 2 samples each: a pass@1 standard error of at most 25.00 points" \
+        in capsys.readouterr().out
+
+
 def test_evaluation_decodes_sampled_and_greedy_from_one_config():
     config = EvaluationConfig(temperature=0.7, max_new_tokens=50, seed=3)
     assert config.decoding().temperature == 0.7 and config.decoding(greedy=True).greedy

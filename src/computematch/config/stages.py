@@ -73,9 +73,15 @@ class EvaluationConfig:
     batch_size: int = 512
     seed: int = 0
     backend: str = "transformers"
+    # The largest standard error of a model's pass@1 the evaluation may have, in points: it scores the fewest
+    # test problems that guarantee it (measure/accuracy.problems_for_standard_error); None scores every test
+    # problem, the paper's full evaluation.
+    standard_error: float | None = None
 
     def __post_init__(self):
         _positive_int("evaluation.samples", self.samples)
+        if self.standard_error is not None:
+            _number("evaluation.standard_error", self.standard_error, low=0, high=50, low_open=True)
         if not isinstance(self.maj_k, (list, tuple)):
             _fail("evaluation.maj_k", f"must be a list of vote sizes, got {self.maj_k!r}")
         for k in self.maj_k:

@@ -1,10 +1,13 @@
 """Accuracy of a model on problems: unbiased pass@k, majority vote, greedy accuracy, overall and by difficulty.
 
     record = accuracy_scores(problems, sampled, greedy, maj_k=(4,))   # -> scores for an EvalRecord
+    problems_for_standard_error(2.0, available=600)                   # 600: at most 2 points of pass@1
 """
 
 from __future__ import annotations
 
+import math
+import random
 from collections import Counter, defaultdict
 from statistics import mean
 from typing import Sequence
@@ -19,6 +22,25 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def problems_for_standard_error(standard_error: float, available: int) -> int:
+    """The fewest problems whose pass@1 has a standard error of at most `standard_error` points, whatever the model:
+    pass@1 is a mean over problems of each problem's mean correctness, a number in [0, 1] whose variance is at most
+    1/4 (Popoviciu's inequality), so the mean of n has a standard error of at most 50/sqrt(n) points, however
+    many samples each problem has. At most `available`."""
+    return min(available, math.ceil((50 / standard_error) ** 2))
+
+
+def evaluation_problems(problems: list, standard_error: float | None, seed: int) -> list:
+    """The test problems an evaluation scores: all of them, or the `problems_for_standard_error` drawn at random
+    with `seed` (the world's evaluation seed: every model of a world scores the same problems, so its
+    differences are paired), kept in the split's order."""
+    if standard_error is None:
+        return problems
+    chosen = set(random.Random(seed).sample(range(len(problems)), problems_for_standard_error(standard_error,
+                                                                                               len(problems))))
+    return [problem for index, problem in enumerate(problems) if index in chosen]
 
 
 def majority_answer(answers: Sequence[str | None]) -> str | None:

@@ -12,6 +12,7 @@ onto the finetune run and its registered model version, so the MLflow UI compare
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -21,7 +22,7 @@ from computematch import paths
 from computematch.names import member_name, parse_model_name, world_name
 from computematch.config import EvaluationConfig, Params
 from computematch.greedy_checks import greedy_grades
-from computematch.measure.accuracy import accuracy_scores
+from computematch.measure.accuracy import accuracy_scores, evaluation_problems, problems_for_standard_error
 from computematch.measure.codec import to_json
 from computematch.measure.records import EvalRecord, FinetuneRecord, read_record, write_record
 from computematch.member_store import MEMBER_STORE, RECORD_FILE, file_digest, keep, restore, store_key
@@ -67,7 +68,8 @@ def score_one(params: Params, name: str, world: int, seed: int | None, device: s
     """One model's scores (a base role, or one member of a cell) and their seconds: what a worker runs. The
     evaluation seed is the world's (Params.in_world)."""
     config, model_dir = params.in_world(world).evaluation, paths.model_dir(name, world, seed)
-    task, problems = load_task(params.task), read_split("test")
+    task = load_task(params.task)
+    problems = evaluation_problems(read_split("test"), config.standard_error, config.seed)
     store_name = "eval-" + file_label(name, world, seed)
     store = open_store(paths.RESUME, store_name, model_dir, config.backend, config.decoding())
     with backend_session(config.backend, model_dir, device, task.stop, params.runtime, params.ray) as backend:
@@ -129,6 +131,19 @@ def restore_or_score(params: Params, jobs: list[tuple], threads: int, processes:
                 yield read_record(entry / RECORD_FILE, EvalRecord), restored[index]["seconds"]
 
 
+def evaluation_size(config: EvaluationConfig, available: int) -> str:
+    """What the evaluation scores, and why: printed by every evaluate stage."""
+    if config.standard_error is None:
+        return (f"evaluate: every one of {available} test problems, {config.samples} samples each "
+                "(evaluation.standard_error: null, the full evaluation)")
+    chosen = problems_for_standard_error(config.standard_error, available)
+    short = ", the whole split: a smaller error needs a larger task.test_size" if 50 / math.sqrt(chosen) > \
+        config.standard_error else ""
+    return (f"evaluate: {chosen} of {available} test problems, {config.samples} samples each: a pass@1 standard "
+            f"error of at most {50 / math.sqrt(chosen):.2f} points (evaluation.standard_error: "
+            f"{config.standard_error:g}{short}; each world draws its own problems)")
+
+
 def main(params: Params, names: tuple[str, ...], worlds: tuple[int, ...] = (), seeds: tuple[int, ...] = ()) -> None:
     """`names`: base roles (one model per world) or cells (one per world and seed), in every world and seed of
     the study or those given, side by side in worker processes on a CPU (runtime.worker_processes) when the model
@@ -140,6 +155,7 @@ def main(params: Params, names: tuple[str, ...], worlds: tuple[int, ...] = (), s
     in_process = params.evaluation.backend == "transformers" and params.ray.workers == 1  # no engine of its own
     processes = worker_processes(params.runtime, len(jobs), device, in_process)
     threads = threads_per_process(params.runtime.threads, processes)  # decided by the whole stage: same bits
+    print(evaluation_size(params.evaluation, len(read_split("test"))))
     with contextlib.closing(restore_or_score(params, jobs, threads, processes, device)) as results:
         for job, (scores, seconds) in zip(jobs, results):
             record_one(params, *job, scores, seconds, threads)
