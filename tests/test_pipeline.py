@@ -188,6 +188,28 @@ def test_worlds_trained_side_by_side_equal_a_world_trained_alone(workspace, tmp_
     assert _metrics(root, "finetune", "wc-se", 1, 0)["environment"]["threads"] == 1
 
 
+def test_a_worlds_base_models_do_not_depend_on_the_worlds_trained_beside_them(workspace, tmp_path):
+    """The pipeline pretrained both worlds' six base models one after another in one worker (runtime.threads 1);
+    world 1's three pretrained alone, in two one-thread workers side by side and with no store to restore from,
+    come out with the same bits (issue 28's invariant: a world is the same draw whichever other worlds a study
+    holds, and wherever its models train)."""
+    root, env, _ = workspace
+    copy = tmp_path / "alone"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".dvc", ".git", "mlruns", "mlartifacts"))
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["tracking"]["enabled"], params["runtime"]["threads"] = False, 2  # two workers of one thread each
+    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.rmtree(copy / "models/base")
+    shutil.rmtree(copy / "data/resume")
+    log = _run(["computematch", "bootstrap", "--world", "1"], copy, env)
+    assert "restored from" not in log and "world-0" not in log
+    for role in ("student", "wc", "se"):
+        weights = f"models/base/{role}/world-1/model.safetensors"
+        assert (copy / weights).read_bytes() == (root / weights).read_bytes(), role
+        card = json.loads((copy / f"models/base/{role}/world-1/card.json").read_text())
+        assert card["environment"]["threads"] == 1
+
+
 def test_the_mlflow_server_groups_the_runs_and_serves_the_registered_models(workspace, mlflow_server, tmp_path):
     import mlflow
     from mlflow.tracking import MlflowClient

@@ -26,6 +26,8 @@ def test_a_verdict_that_flips_in_a_known_share_of_sets():
     assert replication_share(pool, 2, +1) == 1.0
     assert replication_share(gains, 2, +1) == pytest.approx(5 / 15)
     assert len(world_sets(list(gains), 2)) == 15
+    # one world has no interval: its "tie (one world: no interval)" is a tie, the pool's verdict here
+    assert replication_share(gains, 1, +1) == 1.0 and replication_share(gains_without, 1, +1) == 0.0
 
 
 def test_sets_are_all_combinations_when_few_and_seeded_draws_when_many():
@@ -77,6 +79,10 @@ def test_a_study_reports_each_verdicts_share_against_a_pool_and_calls_a_short_ti
     # (WC-LM: the fixture's 3) gets no share
     assert summary.by_verdict["Student-LM"].share == 1.0 and "WC-LM" not in summary.by_verdict
     assert summary.by_verdict["Student-LM"].reported == study.setups["Student-LM"].verdict
+    # a draw that did find the pool's verdict, at a size that finds it in under 90% of draws: unresolved all the same
+    lucky = replication_summary(replace(study, setups={**study.setups, "SE-LM": replace(
+        study.setups["SE-LM"], verdict="disagrees")}), pool, "pool/study.json", "0" * 64)
+    assert lucky.by_verdict["SE-LM"].reported == "unresolved at 3 worlds (needs 10; this draw: disagrees)"
     assert summary.worlds == 3 and summary.pool_worlds == list(range(12))
     text = render_report(inputs(replace(tied, replication=summary)), [])
     assert "| SE-LM | unresolved at 3 worlds (needs 10) | disagrees | " in text

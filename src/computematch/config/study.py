@@ -51,7 +51,8 @@ class StudyConfig:
     seeds: tuple[int, ...] = (0,)  # finetuning seeds inside a world (TRL's `seed`, shifted by the world)
     controls: tuple[str, ...] = ("wc-matched", "wc-verified", "se-verified")  # control data sources finetuned on
     control_models: tuple[str, ...] = ("se",)  # the models the controls finetune
-    replication_pool: str | None = None  # a study.json of many worlds of this recipe: each verdict's replication share
+    # a study.json of many worlds of this recipe: each verdict's replication share (None unless a config names one)
+    replication_pool: str | None = None
 
     def __post_init__(self):
         for key, values, known in (("worlds", self.worlds, None), ("seeds", self.seeds, None),

@@ -34,7 +34,8 @@ def world_sets(worlds: Sequence, size: int, draws: int = 5000, seed: int = 0) ->
 
 
 def verdict_of(values: Sequence[float], expected_sign: int) -> str:
-    return interval_verdict(world_interval(list(values)), expected_sign)
+    """The verdict's kind ('agrees', 'disagrees', 'tie'): one world's "tie (one world: no interval)" is a tie."""
+    return interval_verdict(world_interval(list(values)), expected_sign).split(" (")[0]
 
 
 def replication_share(by_world: dict, size: int, expected_sign: int, draws: int = 5000, seed: int = 0) -> float:
@@ -73,7 +74,8 @@ def replication_summary(study: StudySummary, pool: StudySummary, pool_file: str,
                         target: float = TARGET_SHARE) -> ReplicationSummary:
     """Each of the study's verdicts against the pool: the share of the study's-size sets of pool worlds that give the
     pool's verdict, the worlds that would need, and what the study reports: its own verdict, or "unresolved at N
-    worlds" when the pool's verdict excludes 0 but fewer than `target` of N-world sets find it (never a tie)."""
+    worlds (needs M)" when the pool's verdict excludes 0 but fewer than `target` of N-world sets find it, whatever
+    this draw found (never a tie; a verdict this draw did reach is named beside: "...; this draw: disagrees")."""
     size, by_verdict, pool_rows = len(study.worlds), {}, verdict_rows(pool)
     for name, (_, sign, verdict) in verdict_rows(study).items():
         pool_row = pool_rows.get(name)
@@ -81,10 +83,13 @@ def replication_summary(study: StudySummary, pool: StudySummary, pool_file: str,
             continue
         pool_values, _, pool_verdict = pool_row
         share = replication_share(pool_values, size, sign)
-        needed = worlds_needed(pool_values, sign, target)
-        resolved = not pool_verdict.startswith("tie") and share < target
-        reported = (f"unresolved at {size} worlds (needs {needed if needed else f'more than {len(pool_values) - 1}'})"
-                    if resolved and verdict.startswith("tie") else verdict)
+        # a tie is what too few worlds find: only a verdict that excludes 0 has a number of worlds it needs
+        needed = None if pool_verdict.startswith("tie") else worlds_needed(pool_values, sign, target)
+        reported = verdict
+        if not pool_verdict.startswith("tie") and share < target:  # this size cannot be trusted to find it
+            this_draw = "" if verdict.startswith("tie") else f"; this draw: {verdict}"
+            reported = (f"unresolved at {size} world{'s' * (size != 1)} (needs "
+                        f"{needed if needed else f'more than {len(pool_values) - 1}'}{this_draw})")
         by_verdict[name] = Replication(pool_verdict=pool_verdict, share=share, worlds_needed=needed, reported=reported)
     return ReplicationSummary(pool=pool_file, pool_sha256=pool_sha256, pool_worlds=list(pool.worlds), worlds=size,
                               target_share=target, by_verdict=by_verdict)

@@ -167,7 +167,7 @@ class Replication:
 
     pool_verdict: str  # the verdict over every world of the pool
     share: float  # share of sets of the study's size whose verdict is the pool's
-    worlds_needed: int | None  # the fewest worlds giving the pool's verdict in TARGET_SHARE of sets; None: more than the pool holds
+    worlds_needed: int | None  # the fewest worlds giving the pool's verdict in TARGET_SHARE of sets; None: more than the pool holds, or a tie (no number finds one)
     reported: str  # this study's verdict, or "unresolved at N worlds (needs M)" when the pool resolves what N cannot
 
 

@@ -162,7 +162,8 @@ def replication_table(study: StudySummary) -> list[str]:
              f"| verdict of | this study | the pool | share of {n}-world sets with the pool's verdict | worlds for "
              f"{100 * replication.target_share:.0f}% |", "|---|---|---|---|---|"]
     for name, row in replication.by_verdict.items():
-        needed = "—" if row.worlds_needed is None else str(row.worlds_needed)
+        needed = ("— (a tie)" if row.pool_verdict.startswith("tie") else f"more than {len(replication.pool_worlds) - 1}"
+                  if row.worlds_needed is None else str(row.worlds_needed))
         lines.append(f"| {name} | {row.reported} | {row.pool_verdict} | {100 * row.share:.0f}% | {needed} |")
     return lines + [""]
 
