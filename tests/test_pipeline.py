@@ -34,7 +34,9 @@ TINY_PARAMS = {
         "wc": {"pretrain": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
         "se": {"pretrain": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}},
     },
-    "pretrain": {"steps": 150, "batch_size": 16, "learning_rate": 0.01, "warmup_steps": 2, "seed": 0},
+    # greedy stop checks (check_temperature 0): the student's last check is then its greedy validation accuracy
+    "pretrain": {"steps": 150, "batch_size": 16, "learning_rate": 0.01, "warmup_steps": 2, "seed": 0,
+                 "check_temperature": 0.0},
     "budget": {"se_samples": 2, "ratio": "auto", "param_count": "non_embedding"},
     "sampling": {"backend": "transformers", "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 24,
                  "batch_size": 64, "seed": 0},

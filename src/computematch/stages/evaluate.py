@@ -132,10 +132,7 @@ def restore_or_score(params: Params, jobs: list[tuple], threads: int, processes:
 
 
 def evaluation_size(config: EvaluationConfig, available: int) -> str:
-    """What the evaluation scores, and why: printed by every evaluate stage."""
-    if config.standard_error is None:
-        return (f"evaluate: every one of {available} test problems, {config.samples} samples each "
-                "(evaluation.standard_error: null, the full evaluation)")
+    """What an evaluation sized from evaluation.standard_error scores, and why: printed by every evaluate stage."""
     chosen = problems_for_standard_error(config.standard_error, available)
     short = ", the whole split: a smaller error needs a larger task.test_size" if 50 / math.sqrt(chosen) > \
         config.standard_error else ""
@@ -155,7 +152,8 @@ def main(params: Params, names: tuple[str, ...], worlds: tuple[int, ...] = (), s
     in_process = params.evaluation.backend == "transformers" and params.ray.workers == 1  # no engine of its own
     processes = worker_processes(params.runtime, len(jobs), device, in_process)
     threads = threads_per_process(params.runtime.threads, processes)  # decided by the whole stage: same bits
-    print(evaluation_size(params.evaluation, len(read_split("test"))))
+    if params.evaluation.standard_error is not None:
+        print(evaluation_size(params.evaluation, len(read_split("test"))))
     with contextlib.closing(restore_or_score(params, jobs, threads, processes, device)) as results:
         for job, (scores, seconds) in zip(jobs, results):
             record_one(params, *job, scores, seconds, threads)
