@@ -32,6 +32,11 @@ def problems_for_standard_error(standard_error: float, available: int) -> int:
     return min(available, math.ceil((50 / standard_error) ** 2))
 
 
+def standard_error_bound(problems: int) -> float:
+    """The most a pass@1 over `problems` problems can have as standard error, in points (above): 50/sqrt(n)."""
+    return 50 / math.sqrt(problems)
+
+
 def evaluation_problems(problems: list, standard_error: float | None, seed: int) -> list:
     """The test problems an evaluation scores: all of them, or the `problems_for_standard_error` drawn at random
     with `seed` (the world's evaluation seed: every model of a world scores the same problems, so its

@@ -55,6 +55,11 @@ def worlds_needed(by_world: dict, expected_sign: int, target: float = TARGET_SHA
     return None
 
 
+def needed_text(needed: int | None, pool_size: int) -> str:
+    """worlds_needed as the report prints it: None means sets one world smaller than the pool still fall short."""
+    return str(needed) if needed else f"more than {pool_size - 1}"
+
+
 # The data quantities whose WC − SE difference has a verdict (the paper: WC higher on each).
 DATA_VERDICTS = ("coverage", "diversity", "fpr")
 
@@ -88,8 +93,8 @@ def replication_summary(study: StudySummary, pool: StudySummary, pool_file: str,
         reported = verdict
         if not pool_verdict.startswith("tie") and share < target:  # this size cannot be trusted to find it
             this_draw = "" if verdict.startswith("tie") else f"; this draw: {verdict}"
-            reported = (f"unresolved at {size} world{'s' * (size != 1)} (needs "
-                        f"{needed if needed else f'more than {len(pool_values) - 1}'}{this_draw})")
+            reported = (f"unresolved at {size} world{'s' * (size != 1)} "
+                        f"(needs {needed_text(needed, len(pool_values))}{this_draw})")
         by_verdict[name] = Replication(pool_verdict=pool_verdict, share=share, worlds_needed=needed, reported=reported)
     return ReplicationSummary(pool=pool_file, pool_sha256=pool_sha256, pool_worlds=list(pool.worlds), worlds=size,
                               target_share=target, by_verdict=by_verdict)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from computematch.measure.intervals import INTERVAL_METHODS
+from computematch.measure.replication import needed_text
 from computematch.measure.records import BaseModelRecord, DataRecord, EvalRecord, FinetuneRecord, JudgeRecord
 from computematch.measure.study_records import StudySummary
 from computematch.measure.study import METRIC
@@ -162,8 +163,8 @@ def replication_table(study: StudySummary) -> list[str]:
              f"| verdict of | this study | the pool | share of {n}-world sets with the pool's verdict | worlds for "
              f"{100 * replication.target_share:.0f}% |", "|---|---|---|---|---|"]
     for name, row in replication.by_verdict.items():
-        needed = ("— (a tie)" if row.pool_verdict.startswith("tie") else f"more than {len(replication.pool_worlds) - 1}"
-                  if row.worlds_needed is None else str(row.worlds_needed))
+        needed = ("— (a tie)" if row.pool_verdict.startswith("tie")
+                  else needed_text(row.worlds_needed, len(replication.pool_worlds)))
         lines.append(f"| {name} | {row.reported} | {row.pool_verdict} | {100 * row.share:.0f}% | {needed} |")
     return lines + [""]
 

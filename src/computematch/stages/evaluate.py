@@ -12,7 +12,6 @@ onto the finetune run and its registered model version, so the MLflow UI compare
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -22,7 +21,8 @@ from computematch import paths
 from computematch.names import member_name, parse_model_name, world_name
 from computematch.config import EvaluationConfig, Params
 from computematch.greedy_checks import greedy_grades
-from computematch.measure.accuracy import accuracy_scores, evaluation_problems, problems_for_standard_error
+from computematch.measure.accuracy import (
+    accuracy_scores, evaluation_problems, problems_for_standard_error, standard_error_bound)
 from computematch.measure.codec import to_json
 from computematch.measure.records import EvalRecord, FinetuneRecord, read_record, write_record
 from computematch.member_store import MEMBER_STORE, RECORD_FILE, file_digest, keep, restore, store_key
@@ -134,10 +134,10 @@ def restore_or_score(params: Params, jobs: list[tuple], threads: int, processes:
 def evaluation_size(config: EvaluationConfig, available: int) -> str:
     """What an evaluation sized from evaluation.standard_error scores, and why: printed by every evaluate stage."""
     chosen = problems_for_standard_error(config.standard_error, available)
-    short = ", the whole split: a smaller error needs a larger task.test_size" if 50 / math.sqrt(chosen) > \
-        config.standard_error else ""
+    bound = standard_error_bound(chosen)
+    short = ", the whole split: a smaller error needs a larger task.test_size" if bound > config.standard_error else ""
     return (f"evaluate: {chosen} of {available} test problems, {config.samples} samples each: a pass@1 standard "
-            f"error of at most {50 / math.sqrt(chosen):.2f} points (evaluation.standard_error: "
+            f"error of at most {bound:.2f} points (evaluation.standard_error: "
             f"{config.standard_error:g}{short}; each world draws its own problems)")
 
 
