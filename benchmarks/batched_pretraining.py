@@ -30,22 +30,7 @@ import statistics
 import time
 from pathlib import Path
 
-
-def _corpus():
-    import torch
-
-    from computematch.config import load_params
-    from computematch.models import task_tokenizer
-    from computematch.pretraining import encode_examples
-    from computematch.splits import load_task, read_split
-
-    params = load_params("params.yaml")
-    task, splits = load_task(params.task), {split: read_split(split) for split in ("corpus", "train", "val", "test")}
-    tokenizer = task_tokenizer(task, splits)
-    examples = encode_examples(tokenizer, [task.prompt(p) for p in splits["corpus"]],
-                               [p.solution for p in splits["corpus"]])
-    torch.set_num_threads(1)
-    return params, tokenizer, examples
+from pretrain_ceiling import corpus_examples, matmul_gflops, product_step  # this folder is sys.path[0] for a script
 
 
 def _fixed_shape_batch(batch, pad_id: int, width: int):
@@ -71,25 +56,15 @@ def batched_run(params, tokenizer, examples, role: str, worlds: int, steps: int,
 
     import torch
     from torch.func import functional_call, stack_module_state, vmap
-    from transformers import LlamaForCausalLM
-
-    from computematch.models import llama_config
-    from computematch.pretraining import epoch_batches
 
     torch.set_num_threads(threads)
     config = params.pretrain
-    models = []
-    for world in range(worlds):
-        torch.manual_seed(config.seed + world)
-        models.append(LlamaForCausalLM(llama_config(params.models[role].pretrain, tokenizer)).train())
+    models, orders = zip(*(_world_start(params, tokenizer, examples, role, world) for world in range(worlds)))
     template = copy.deepcopy(models[0])
     stacked, buffers = stack_module_state(models)
     stacked = {name: tensor.detach().requires_grad_() for name, tensor in stacked.items()}
     optimizer = torch.optim.AdamW(stacked.values(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    lengths = [len(ids) for ids, _ in examples]
-    orders = [epoch_batches(lengths, config.batch_size, torch.Generator().manual_seed(config.seed + world), False)
-              for world in range(worlds)]
-    width = max(lengths)
+    width = max(len(ids) for ids, _ in examples)
 
     def world_loss(weights, world_buffers, input_ids, mask, labels):
         return functional_call(template, (weights, world_buffers), (),
@@ -115,54 +90,50 @@ def batched_run(params, tokenizer, examples, role: str, worlds: int, steps: int,
     return seconds, {name: tensor.detach() for name, tensor in stacked.items()}
 
 
-def product_step_seconds(params, tokenizer, examples, role: str, steps: int, threads: int) -> list[float]:
-    """The product's own step (pretraining.pretrain's loop body, packed), one model, on `threads` threads."""
+def _world_start(params, tokenizer, examples, role: str, world: int):
+    """World `world`'s fresh model of `role` and its batch order, drawn as the bootstrap stage draws them."""
     import torch
     from transformers import LlamaForCausalLM
 
     from computematch.models import llama_config
-    from computematch.pretraining import _pack_collate, epoch_batches
+    from computematch.pretraining import epoch_batches
+
+    seed = params.pretrain.seed + world
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(llama_config(params.models[role].pretrain, tokenizer)).train()
+    order = epoch_batches([len(ids) for ids, _ in examples], params.pretrain.batch_size,
+                          torch.Generator().manual_seed(seed), False)
+    return model, order
+
+
+def _product_model(params, tokenizer, examples, role: str, threads: int):
+    """World 0's model of `role` with its AdamW and batch order, on `threads` threads, for the product's step."""
+    import torch
 
     torch.set_num_threads(threads)
-    torch.manual_seed(params.pretrain.seed)
-    model = LlamaForCausalLM(llama_config(params.models[role].pretrain, tokenizer)).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.pretrain.learning_rate)
-    order = epoch_batches([len(ids) for ids, _ in examples], params.pretrain.batch_size,
-                          torch.Generator().manual_seed(params.pretrain.seed), False)
+    model, order = _world_start(params, tokenizer, examples, role, 0)
+    return model, torch.optim.AdamW(model.parameters(), lr=params.pretrain.learning_rate), order
+
+
+def product_step_seconds(params, tokenizer, examples, role: str, steps: int, threads: int) -> list[float]:
+    """The product's own step (pretraining.pretrain's loop body, packed), one model, on `threads` threads."""
+    model, optimizer, order = _product_model(params, tokenizer, examples, role, threads)
     seconds = []
     for step in range(steps):
-        input_ids, positions, labels = _pack_collate([examples[i] for i in order[step]], tokenizer.pad_token_id)
         started = time.perf_counter()
-        model(input_ids=input_ids, position_ids=positions, labels=labels, use_cache=False).loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        product_step(model, optimizer, [examples[i] for i in order[step]], tokenizer.pad_token_id, packed=True)
         seconds.append(time.perf_counter() - started)
     return seconds
 
 
 def matmul_share(params, tokenizer, examples, role: str, steps: int = 10) -> dict:
     """Share of a product step's time (packed, one thread) in aten::mm / addmm / bmm, and their GFLOP/s."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
-    from transformers import LlamaForCausalLM
 
-    from computematch.models import llama_config
-    from computematch.pretraining import _pack_collate, epoch_batches
-
-    torch.set_num_threads(1)
-    torch.manual_seed(params.pretrain.seed)
-    model = LlamaForCausalLM(llama_config(params.models[role].pretrain, tokenizer)).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.pretrain.learning_rate)
-    order = epoch_batches([len(ids) for ids, _ in examples], params.pretrain.batch_size,
-                          torch.Generator().manual_seed(params.pretrain.seed), False)
+    model, optimizer, order = _product_model(params, tokenizer, examples, role, threads=1)
 
     def step(index):
-        input_ids, positions, labels = _pack_collate([examples[i] for i in order[index]], tokenizer.pad_token_id)
-        model(input_ids=input_ids, position_ids=positions, labels=labels, use_cache=False).loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        product_step(model, optimizer, [examples[i] for i in order[index]], tokenizer.pad_token_id, packed=True)
 
     for index in range(3):
         step(index)
@@ -192,10 +163,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from pretrain_ceiling import matmul_gflops  # this folder is on sys.path when a benchmark runs as a script
     from computematch.provenance import environment
 
-    params, tokenizer, examples = _corpus()
+    params, tokenizer, examples = corpus_examples()
     roles = args.roles or [role for role, spec in params.models.items() if spec.pretrain is not None]
     result = {"cpu_pressure_before": Path("/proc/pressure/cpu").read_text().splitlines()[0],
               "machine": platform.machine(), "environment": environment(),

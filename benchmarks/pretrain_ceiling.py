@@ -50,6 +50,39 @@ def pretraining_rates(root: Path) -> list[dict]:
     return rows
 
 
+def corpus_examples():
+    """params.yaml, the task's tokenizer and its pretraining corpus encoded as the bootstrap stage encodes it."""
+    from computematch.config import load_params
+    from computematch.models import task_tokenizer
+    from computematch.pretraining import encode_examples
+    from computematch.splits import load_task, read_split
+
+    params = load_params("params.yaml")
+    task, splits = load_task(params.task), {split: read_split(split) for split in ("corpus", "train", "val", "test")}
+    tokenizer = task_tokenizer(task, splits)
+    examples = encode_examples(tokenizer, [task.prompt(p) for p in splits["corpus"]],
+                               [p.solution for p in splits["corpus"]])
+    return params, tokenizer, examples
+
+
+def product_step(model, optimizer, chosen: list, pad_id: int, packed: bool) -> None:
+    """One pretraining step as pretraining.pretrain takes it (its schedule aside), on the examples `chosen`."""
+    import torch
+
+    from computematch.pretraining import _collate, _pack_collate
+
+    if packed:
+        ids, positions, labels = _pack_collate(chosen, pad_id)
+        inputs = {"input_ids": ids, "position_ids": positions, "labels": labels, "use_cache": False}
+    else:
+        ids, attention, labels = _collate(chosen, pad_id)
+        inputs = {"input_ids": ids, "attention_mask": attention, "labels": labels}
+    model(**inputs).loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def step_rates(steps: int, warmup: int = 5) -> list[dict]:
     """Seconds per pretraining step of each pretrained role on params.yaml's corpus (data/prepare/), on one thread,
     with padded batches and with packed ones (pretrain.pack), back to back on the same batches: the packing lever
@@ -57,17 +90,11 @@ def step_rates(steps: int, warmup: int = 5) -> list[dict]:
     import torch
     from transformers import LlamaForCausalLM
 
-    from computematch.config import load_params
-    from computematch.models import count_parameters, llama_config, task_tokenizer
-    from computematch.pretraining import _collate, _pack_collate, encode_examples, epoch_batches
-    from computematch.splits import load_task, read_split
+    from computematch.models import count_parameters, llama_config
+    from computematch.pretraining import epoch_batches
 
     torch.set_num_threads(1)
-    params = load_params("params.yaml")
-    task, splits = load_task(params.task), {split: read_split(split) for split in ("corpus", "train", "val", "test")}
-    tokenizer = task_tokenizer(task, splits)
-    examples = encode_examples(tokenizer, [task.prompt(p) for p in splits["corpus"]],
-                               [p.solution for p in splits["corpus"]])
+    params, tokenizer, examples = corpus_examples()
     batches = epoch_batches([len(ids) for ids, _ in examples], params.pretrain.batch_size,
                             torch.Generator().manual_seed(0), False)[: warmup + steps]
     rows = []
@@ -82,16 +109,7 @@ def step_rates(steps: int, warmup: int = 5) -> list[dict]:
                 if index == warmup:
                     started, tokens = time.perf_counter(), 0
                 chosen = [examples[i] for i in batch]
-                if packed:
-                    ids, positions, labels = _pack_collate(chosen, tokenizer.pad_token_id)
-                    inputs = {"input_ids": ids, "position_ids": positions, "labels": labels, "use_cache": False}
-                else:
-                    ids, attention, labels = _collate(chosen, tokenizer.pad_token_id)
-                    inputs = {"input_ids": ids, "attention_mask": attention, "labels": labels}
-                model(**inputs).loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                product_step(model, optimizer, chosen, tokenizer.pad_token_id, packed)
                 if index >= warmup:
                     tokens += sum(len(ids) for ids, _ in chosen)
             seconds = time.perf_counter() - started
